@@ -1,0 +1,549 @@
+// Boost.Beast adapter behind http::HttpServer. Exceptions stop here: a handler that throws gets
+// its client a 500, never a crashed server.
+
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
+#include <utility>  // NOLINT: must precede Boost.Asio
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "http/server.h"
+
+namespace waha::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+beast::tcp_stream& lowest(PlainStream& s) { return s; }
+beast::tcp_stream& lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
+
+// State shared between a connection and the Exchange/ResponseStream handed to user code, which
+// may outlive the connection or be used from other threads. Everything here runs on the
+// connection's strand except the atomics.
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
+ public:
+  virtual ~ConnectionBase() = default;
+  virtual void sendResponse(Response r, unsigned version, bool keepAlive) = 0;
+  virtual void startStream(int status, Headers h, unsigned version,
+                           std::shared_ptr<class StreamImpl> stream) = 0;
+  virtual void close() = 0;
+  virtual void writeChunk(std::string data) = 0;
+  virtual void endStream() = 0;
+  virtual net::any_io_executor executor() = 0;
+};
+
+class StreamImpl final : public ResponseStream {
+ public:
+  explicit StreamImpl(std::weak_ptr<ConnectionBase> conn) : conn_(std::move(conn)) {}
+
+  bool write(std::string data) override {
+    if (!open_) {
+      return false;
+    }
+    auto c = conn_.lock();
+    if (!c) {
+      return false;
+    }
+    net::post(c->executor(), [c, d = std::move(data)]() mutable { c->writeChunk(std::move(d)); });
+    return true;
+  }
+  void end() override {
+    bool expected = true;
+    if (!open_.compare_exchange_strong(expected, false)) {
+      return;
+    }
+    if (auto c = conn_.lock()) {
+      net::post(c->executor(), [c] { c->endStream(); });
+    }
+  }
+  bool open() const override { return open_; }
+  void onClose(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (closed_) {
+      lk.unlock();
+      fn();
+      return;
+    }
+    callbacks_.push_back(std::move(fn));
+  }
+  // Called by the connection (on its strand) when the stream is over for any reason.
+  void closed() {
+    open_ = false;
+    std::vector<std::function<void()>> cbs;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (closed_) {
+        return;
+      }
+      closed_ = true;
+      cbs.swap(callbacks_);
+    }
+    for (auto& cb : cbs) {
+      try {
+        cb();
+      } catch (...) {
+        log::error("http server: stream close callback threw");
+      }
+    }
+  }
+
+ private:
+  // Weak: the connection owns the stream while it is active, not the other way round.
+  std::weak_ptr<ConnectionBase> conn_;
+  std::atomic<bool> open_{true};
+  std::mutex mu_;
+  bool closed_ = false;
+  std::vector<std::function<void()>> callbacks_;
+};
+
+class ExchangeImpl final : public Exchange {
+ public:
+  ExchangeImpl(std::shared_ptr<ConnectionBase> conn, unsigned version, bool keepAlive)
+      : conn_(std::move(conn)), version_(version), keepAlive_(keepAlive) {}
+  ~ExchangeImpl() override {
+    if (!answered_.exchange(true)) {
+      respondNow(Response::json(500, R"({"message":"handler did not answer"})"));
+    }
+  }
+  void respond(Response r) override {
+    if (answered_.exchange(true)) {
+      return;
+    }
+    respondNow(std::move(r));
+  }
+  std::shared_ptr<ResponseStream> startStream(int status, Headers h) override;
+
+ private:
+  void respondNow(Response r) {
+    auto c = conn_;
+    net::post(c->executor(), [c, r = std::move(r), v = version_, ka = keepAlive_]() mutable {
+      c->sendResponse(std::move(r), v, ka);
+    });
+  }
+  std::shared_ptr<ConnectionBase> conn_;
+  unsigned version_;
+  bool keepAlive_;
+  std::atomic<bool> answered_{false};
+};
+
+template <class Stream>
+class Connection final : public ConnectionBase {
+ public:
+  Connection(Stream stream, const ServerOptions& opts, Handler& handler, std::string local,
+             std::string remote)
+      : stream_(std::move(stream)),
+        opts_(opts),
+        handler_(handler),
+        local_(std::move(local)),
+        remote_(std::move(remote)) {}
+
+  void run() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      lowest(stream_).expires_after(std::chrono::seconds(30));
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = self()](beast::error_code ec) {
+                                if (!ec) {
+                                  self->readRequest();
+                                }
+                              });
+    } else {
+      readRequest();
+    }
+  }
+
+  net::any_io_executor executor() override { return stream_.get_executor(); }
+
+  void sendResponse(Response r, unsigned version, bool keepAlive) override {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(version);
+    res->result(static_cast<unsigned>(r.status));
+    for (const auto& [k, v] : r.headers.all()) {
+      res->insert(k, v);
+    }
+    res->body() = std::move(r.body);
+    res->keep_alive(keepAlive);
+    res->prepare_payload();
+    lowest(stream_).expires_after(std::chrono::seconds(60));
+    bhttp::async_write(stream_, *res,
+                       [self = self(), res, keepAlive](beast::error_code ec, std::size_t) {
+                         if (ec || !keepAlive) {
+                           self->close();
+                           return;
+                         }
+                         self->readRequest();
+                       });
+  }
+
+  ~Connection() override { finishStream(); }
+
+  void startStream(int status, Headers h, unsigned version,
+                   std::shared_ptr<StreamImpl> stream) override {
+    if (closed_) {
+      stream->closed();
+      return;
+    }
+    activeStream_ = std::move(stream);
+    streamOpen_ = true;
+    streamRes_.version(version);
+    streamRes_.result(static_cast<unsigned>(status));
+    for (const auto& [k, v] : h.all()) {
+      streamRes_.insert(k, v);
+    }
+    streamRes_.chunked(true);
+    streamSer_.emplace(streamRes_);
+    writing_ = true;
+    lowest(stream_).expires_never();
+    bhttp::async_write_header(stream_, *streamSer_, [self = self()](beast::error_code ec,
+                                                                   std::size_t) {
+      self->writing_ = false;
+      if (ec) {
+        self->failStream();
+        return;
+      }
+      self->watchForClose();
+      self->pump();
+    });
+  }
+
+  void writeChunk(std::string data) override {
+    if (!streamOpen_ || data.empty()) {
+      return;
+    }
+    pending_.push_back(std::move(data));
+    pump();
+  }
+
+  void endStream() override {
+    if (!streamOpen_) {
+      return;
+    }
+    ending_ = true;
+    pump();
+  }
+
+ private:
+  std::shared_ptr<Connection> self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
+  }
+
+  void readRequest() {
+    parser_.emplace();
+    parser_->body_limit(opts_.maxBodyBytes);
+    parser_->header_limit(64 * 1024);
+    lowest(stream_).expires_after(opts_.idleTimeout);
+    bhttp::async_read(stream_, buffer_, *parser_, [self = self()](beast::error_code ec,
+                                                                  std::size_t) {
+      if (ec == bhttp::error::body_limit) {
+        self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                           false);
+        return;
+      }
+      if (ec) {
+        self->close();
+        return;
+      }
+      self->dispatch();
+    });
+  }
+
+  void dispatch() {
+    auto msg = parser_->release();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = urlDecode(std::string_view(req.target).substr(0, q));
+    if (q != std::string::npos) {
+      req.query = req.target.substr(q + 1);
+    }
+    for (const auto& f : msg) {
+      req.headers.add(std::string(f.name_string()), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    req.localAddress = local_;
+    req.remoteAddress = remote_;
+    auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), msg.version(), msg.keep_alive());
+    try {
+      handler_(req, ex);
+    } catch (const std::exception& e) {
+      log::error("http server: handler threw", {{"path", req.path}, {"error", e.what()}});
+      ex->respond(Response::json(500, R"({"message":"internal error"})"));
+    } catch (...) {
+      ex->respond(Response::json(500, R"({"message":"internal error"})"));
+    }
+  }
+
+  // While a stream is open nothing else is read; a read of the socket notices a client that hung
+  // up (EOF) so the stream's owner can stop producing.
+  void watchForClose() {
+    stream_.async_read_some(peek_.prepare(1024), [self = self()](beast::error_code ec,
+                                                                std::size_t n) {
+      if (ec) {
+        self->failStream();
+        return;
+      }
+      self->peek_.commit(n);
+      if (self->streamOpen_) {
+        self->watchForClose();
+      }
+    });
+  }
+
+  void pump() {
+    if (writing_ || !streamOpen_) {
+      return;
+    }
+    if (!pending_.empty()) {
+      writing_ = true;
+      auto data = std::make_shared<std::string>(std::move(pending_.front()));
+      pending_.pop_front();
+      net::async_write(stream_, bhttp::make_chunk(net::buffer(*data)),
+                       [self = self(), data](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         if (ec) {
+                           self->failStream();
+                           return;
+                         }
+                         self->pump();
+                       });
+      return;
+    }
+    if (ending_) {
+      writing_ = true;
+      net::async_write(stream_, bhttp::make_chunk_last(),
+                       [self = self()](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         self->finishStream();
+                         if (ec) {
+                           self->close();
+                           return;
+                         }
+                         // Pipelined bytes read while streaming seed the next request.
+                         auto n = net::buffer_copy(self->buffer_.prepare(self->peek_.size()),
+                                                   self->peek_.data());
+                         self->buffer_.commit(n);
+                         self->peek_.consume(self->peek_.size());
+                         self->readRequest();
+                       });
+    }
+  }
+
+  void finishStream() {
+    streamOpen_ = false;
+    ending_ = false;
+    pending_.clear();
+    if (activeStream_) {
+      auto s = std::move(activeStream_);
+      s->closed();
+    }
+  }
+
+  void failStream() {
+    finishStream();
+    close();
+  }
+
+  void close() override {
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    finishStream();
+    beast::error_code ec;
+    lowest(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest(stream_).close();
+  }
+
+  Stream stream_;
+  const ServerOptions& opts_;
+  Handler& handler_;
+  std::string local_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  beast::flat_buffer peek_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::empty_body> streamRes_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSer_;
+  std::deque<std::string> pending_;
+  std::shared_ptr<StreamImpl> activeStream_;
+  bool streamOpen_ = false;
+  bool writing_ = false;
+  bool ending_ = false;
+  bool closed_ = false;
+};
+
+std::shared_ptr<ResponseStream> ExchangeImpl::startStream(int status, Headers h) {
+  if (answered_.exchange(true)) {
+    return nullptr;
+  }
+  auto s = std::make_shared<StreamImpl>(conn_);
+  auto c = conn_;
+  net::post(c->executor(), [c, s, status, h = std::move(h), v = version_]() mutable {
+    c->startStream(status, std::move(h), v, s);
+  });
+  return s;
+}
+
+class BeastServer final : public HttpServer {
+ public:
+  explicit BeastServer(ServerOptions opts) : opts_(std::move(opts)), ioc_(opts_.threads) {}
+  ~BeastServer() override { stop(); }
+
+  Status start(Handler handler) override {
+    handler_ = std::move(handler);
+    try {
+      if (opts_.tls) {
+        sslCtx_.emplace(ssl::context::tls_server);
+        sslCtx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                             ssl::context::no_tlsv1_1);
+        sslCtx_->use_certificate_chain(net::buffer(opts_.tls->certPem));
+        sslCtx_->use_private_key(net::buffer(opts_.tls->keyPem), ssl::context::pem);
+      }
+      auto addr = net::ip::make_address(opts_.host);
+      tcp::endpoint ep(addr, static_cast<unsigned short>(opts_.port));
+      acceptor_.emplace(net::make_strand(ioc_));
+      acceptor_->open(ep.protocol());
+      acceptor_->set_option(net::socket_base::reuse_address(true));
+      acceptor_->bind(ep);
+      acceptor_->listen(net::socket_base::max_listen_connections);
+      port_ = acceptor_->local_endpoint().port();
+    } catch (const std::exception& e) {
+      return Error::make(0, "BindFailed",
+                         "cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) +
+                             ": " + e.what());
+    }
+    accept();
+    for (int i = 0; i < std::max(1, opts_.threads); ++i) {
+      ++running_;
+      threads_.emplace_back([this] {
+        for (;;) {
+          try {
+            ioc_.run();
+            --running_;
+            return;
+          } catch (const std::exception& e) {
+            log::error("http server: io thread caught", {{"error", e.what()}});
+          }
+        }
+      });
+    }
+    return {};
+  }
+
+  int port() const override { return port_; }
+
+  void stop() override {
+    if (stopped_.exchange(true)) {
+      return;
+    }
+    if (acceptor_) {
+      net::post(acceptor_->get_executor(), [this] {
+        beast::error_code ec;
+        acceptor_->close(ec);
+      });
+    }
+    {
+      std::lock_guard<std::mutex> lk(connMu_);
+      for (auto& w : conns_) {
+        if (auto c = w.lock()) {
+          net::post(c->executor(), [c] { c->close(); });
+        }
+      }
+      conns_.clear();
+    }
+    // Let the closes run (open streams see onClose), then stop whatever is left.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (running_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ioc_.stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+    threads_.clear();
+  }
+
+ private:
+  void accept() {
+    acceptor_->async_accept(net::make_strand(ioc_), [this](beast::error_code ec,
+                                                           tcp::socket socket) {
+      if (ec) {
+        if (ec != net::error::operation_aborted && acceptor_->is_open()) {
+          accept();
+        }
+        return;
+      }
+      beast::error_code e1, e2;
+      auto local = socket.local_endpoint(e1).address().to_string();
+      auto remote = socket.remote_endpoint(e2).address().to_string();
+      socket.set_option(tcp::no_delay(true), e1);
+      std::shared_ptr<ConnectionBase> conn;
+      if (sslCtx_) {
+        auto c = std::make_shared<Connection<TlsStream>>(TlsStream(std::move(socket), *sslCtx_),
+                                                        opts_, handler_, local, remote);
+        c->run();
+        conn = c;
+      } else {
+        auto c = std::make_shared<Connection<PlainStream>>(PlainStream(std::move(socket)), opts_,
+                                                          handler_, local, remote);
+        c->run();
+        conn = c;
+      }
+      track(conn);
+      accept();
+    });
+  }
+
+  ServerOptions opts_;
+  net::io_context ioc_;
+  std::optional<ssl::context> sslCtx_;
+  std::optional<tcp::acceptor> acceptor_;
+  Handler handler_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> running_{0};
+  std::mutex connMu_;
+  std::vector<std::weak_ptr<ConnectionBase>> conns_;
+
+  void track(const std::shared_ptr<ConnectionBase>& c) {
+    std::lock_guard<std::mutex> lk(connMu_);
+    if (conns_.size() > 64 && conns_.size() % 64 == 0) {
+      std::erase_if(conns_, [](const auto& w) { return w.expired(); });
+    }
+    conns_.push_back(c);
+  }
+};
+
+}  // namespace
+
+Handler syncHandler(std::function<Response(const Request&)> fn) {
+  return [fn = std::move(fn)](Request& req, std::shared_ptr<Exchange> ex) {
+    ex->respond(fn(req));
+  };
+}
+
+std::unique_ptr<HttpServer> makeBeastServer(ServerOptions options) {
+  return std::make_unique<BeastServer>(std::move(options));
+}
+
+}  // namespace waha::http

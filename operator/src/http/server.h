@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "http/http.h"
+
+namespace waha::http {
+
+// A chunked response body written piece by piece (watch streams). Thread-safe.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues a chunk. Returns false once the client has gone or end() was called.
+  virtual bool write(std::string data) = 0;
+  // Sends the last chunk; the connection then serves its next request (keep-alive).
+  virtual void end() = 0;
+  virtual bool open() const = 0;
+  // Runs once, on a server thread, when the stream ends for any reason (client gone, end()).
+  // Runs at once if that already happened.
+  virtual void onClose(std::function<void()> fn) = 0;
+};
+
+// The answer channel of one request. Exactly one of respond()/startStream() must be called,
+// from any thread, now or later: a handler may hand the exchange to another thread and return.
+// If the last reference is dropped unanswered, the client gets a 500.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual void respond(Response response) = 0;
+  virtual std::shared_ptr<ResponseStream> startStream(int status, Headers headers) = 0;
+};
+
+// Called on a server I/O thread: it must not block for long (hand slow work to another thread).
+using Handler = std::function<void(Request& req, std::shared_ptr<Exchange> exchange)>;
+
+// Adapts a handler that answers at once.
+Handler syncHandler(std::function<Response(const Request&)> fn);
+
+struct TlsConfig {
+  std::string certPem;  // serving certificate chain
+  std::string keyPem;   // its private key
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: the kernel picks one; see HttpServer::port()
+  int threads = 2;
+  std::optional<TlsConfig> tls;
+  std::size_t maxBodyBytes = 64 * 1024 * 1024;
+  std::chrono::seconds idleTimeout{120};  // keep-alive connections idle longer are closed
+};
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  // Binds and starts serving. Fails (not throws) when the address cannot be bound.
+  virtual Status start(Handler handler) = 0;
+  // The bound port (after start()).
+  virtual int port() const = 0;
+  // Stops accepting, closes connections (open streams see onClose) and joins the threads.
+  virtual void stop() = 0;
+};
+
+// Boost.Beast/Asio adapter: asynchronous, keep-alive, chunked streaming, optional TLS.
+std::unique_ptr<HttpServer> makeBeastServer(ServerOptions options);
+
+}  // namespace waha::http
