@@ -32,3 +32,15 @@ function(waha_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
     ENVIRONMENT "WAHA_SOURCE_DIR=${PROJECT_SOURCE_DIR};WAHA_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
+
+# waha_test_dir(<prefix> DEPS ... [LABELS ...] [TIMEOUT s]): every *_test.cpp of the current
+# folder becomes its own test executable <prefix>_<stem> (so CTest can run them in parallel).
+function(waha_test_dir prefix)
+  cmake_parse_arguments(A "" "TIMEOUT" "DEPS;LABELS" ${ARGN})
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  foreach(src ${tests})
+    get_filename_component(stem ${src} NAME_WE)
+    string(REGEX REPLACE "_test$" "" stem ${stem})
+    waha_test(${prefix}_${stem} SOURCES ${src} DEPS ${A_DEPS} LABELS ${A_LABELS} TIMEOUT ${A_TIMEOUT})
+  endforeach()
+endfunction()
