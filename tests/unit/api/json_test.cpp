@@ -5,6 +5,7 @@
 #include "api/conditions.h"
 #include "api/defaults.h"
 #include "api/names.h"
+#include "api/session_config.h"
 #include "api/types.h"
 
 using namespace waha;
@@ -324,4 +325,21 @@ TEST_CASE("session names: pattern, length, reserved routes") {
   CHECK_FALSE(isReservedSessionName("sessions2"));
   CHECK_FALSE(isReservedSessionName("default"));
   CHECK(matchesSessionNamePattern("A-z_9"));
+}
+
+TEST_CASE("the config sent to WAHA gets the secret values, everything else untouched") {
+  WahaSessionSpec spec;
+  spec.config = Json::parse(R"({"proxy":{"server":"p:3128","username":"u"},
+      "webhooks":[{"url":"https://a.example","hmac":{"algo":"sha512"}},{"url":"https://b.example"}],
+      "future":{"x":[1,2]}})");
+  const Json out = wahaSessionConfig(spec, SessionSecretValues{"pw", "hk"});
+  CHECK(out["proxy"] == Json::parse(R"({"server":"p:3128","username":"u","password":"pw"})"));
+  CHECK(out["webhooks"][0]["hmac"] == Json::parse(R"({"algo":"sha512","key":"hk"})"));
+  CHECK(out["webhooks"][1]["hmac"] == Json::parse(R"({"key":"hk"})"));
+  CHECK(out["future"] == spec.config["future"]);
+  CHECK(spec.config["proxy"].count("password") == 0);  // the spec itself never holds the secret
+  CHECK(wahaSessionConfig(spec) == spec.config);
+  CHECK(wahaSessionConfig(WahaSessionSpec{}) == Json::object());
+  CHECK_FALSE(configChanged(Json::parse(R"({"a":1,"b":[true]})"), Json::parse(R"({"b":[true],"a":1.0})")));
+  CHECK(configChanged(Json::parse(R"({"a":1})"), Json::parse(R"({"a":2})")));
 }
