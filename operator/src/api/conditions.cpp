@@ -19,8 +19,8 @@ bool isConditionTrue(const std::vector<Condition>& conditions, std::string_view 
 }
 
 bool setCondition(std::vector<Condition>& conditions, const std::string& type,
-                  const std::string& status, const std::string& reason,
-                  const std::string& message, std::int64_t observedGeneration, WallTime now) {
+                  const std::string& status, const std::string& reason, const std::string& message,
+                  std::int64_t observedGeneration, WallTime now) {
   for (auto& c : conditions) {
     if (c.type != type) {
       continue;
@@ -31,8 +31,7 @@ bool setCondition(std::vector<Condition>& conditions, const std::string& type,
       c.lastTransitionTime = formatRfc3339(now);
       changed = true;
     }
-    if (c.reason != reason || c.message != message ||
-        c.observedGeneration != observedGeneration) {
+    if (c.reason != reason || c.message != message || c.observedGeneration != observedGeneration) {
       c.reason = reason;
       c.message = message;
       c.observedGeneration = observedGeneration;

@@ -29,8 +29,8 @@ bool isConditionTrue(const std::vector<Condition>& conditions, std::string_view 
 // new or its status changed; reason, message and observedGeneration are always updated.
 // Returns true when anything changed (so the caller knows whether a status write is needed).
 bool setCondition(std::vector<Condition>& conditions, const std::string& type,
-                  const std::string& status, const std::string& reason,
-                  const std::string& message, std::int64_t observedGeneration, WallTime now);
+                  const std::string& status, const std::string& reason, const std::string& message,
+                  std::int64_t observedGeneration, WallTime now);
 
 // Returns true when a condition of `type` was there.
 bool removeCondition(std::vector<Condition>& conditions, std::string_view type);

@@ -15,8 +15,7 @@ struct SizingRow {
 
 // WAHA's published sizing (GB read as 1024 Mi; ranges take their upper bound).
 const std::vector<SizingRow>& sizingTable(Engine engine) {
-  static const std::vector<SizingRow> webjs = {
-      {1, 300, 400}, {10, 3000, 2560}, {50, 15000, 20480}};
+  static const std::vector<SizingRow> webjs = {{1, 300, 400}, {10, 3000, 2560}, {50, 15000, 20480}};
   static const std::vector<SizingRow> noweb = {
       {1, 100, 200}, {10, 1000, 2048}, {50, 2000, 4096}, {100, 4000, 8192}};
   static const std::vector<SizingRow> gows = {
@@ -48,9 +47,7 @@ std::string memoryQuantity(std::int64_t mebibytes) {
 
 }  // namespace
 
-std::int32_t defaultSessionsPerWorker(Engine engine) {
-  return engine == Engine::Webjs ? 10 : 100;
-}
+std::int32_t defaultSessionsPerWorker(Engine engine) { return engine == Engine::Webjs ? 10 : 100; }
 
 ResourceRequirements defaultResources(Engine engine, std::int32_t sessions) {
   const auto& rows = sizingTable(engine);

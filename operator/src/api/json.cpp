@@ -382,9 +382,13 @@ void from_json(const Json& j, WorkerStatus& v) {
 }
 
 void to_json(Json& j, const WahaClusterStatus& v) {
-  j = Json{{"observedGeneration", v.observedGeneration}, {"replicas", v.replicas},
-           {"readyWorkers", v.readyWorkers}, {"sessions", v.sessions},
-           {"capacity", v.capacity}, {"workers", v.workers}, {"conditions", v.conditions}};
+  j = Json{{"observedGeneration", v.observedGeneration},
+           {"replicas", v.replicas},
+           {"readyWorkers", v.readyWorkers},
+           {"sessions", v.sessions},
+           {"capacity", v.capacity},
+           {"workers", v.workers},
+           {"conditions", v.conditions}};
   putStr(j, "ready", v.ready);
 }
 
@@ -401,7 +405,9 @@ void from_json(const Json& j, WahaClusterStatus& v) {
 }
 
 void to_json(Json& j, const WahaCluster& v) {
-  j = Json{{"apiVersion", kApiVersion}, {"kind", kClusterKind}, {"metadata", v.metadata},
+  j = Json{{"apiVersion", kApiVersion},
+           {"kind", kClusterKind},
+           {"metadata", v.metadata},
            {"spec", v.spec}};
   putOpt(j, "status", v.status);
 }
@@ -465,7 +471,9 @@ void from_json(const Json& j, WahaSessionStatus& v) {
 }
 
 void to_json(Json& j, const WahaSession& v) {
-  j = Json{{"apiVersion", kApiVersion}, {"kind", kSessionKind}, {"metadata", v.metadata},
+  j = Json{{"apiVersion", kApiVersion},
+           {"kind", kSessionKind},
+           {"metadata", v.metadata},
            {"spec", v.spec}};
   putOpt(j, "status", v.status);
 }

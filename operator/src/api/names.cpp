@@ -18,15 +18,55 @@ std::string lower(std::string_view s) {
 const std::vector<std::string>& reservedSessionNames() {
   // First segments of WAHA's session-less and body/query-session routes (/api/<segment>...),
   // plus the lifecycle verbs of /api/sessions/{start,stop,logout} and the root pages.
-  static const std::vector<std::string> names = {
-      "sessions", "server", "version", "health", "ping", "ws", "dashboard", "docs", "swagger",
-      "-json", "api", "apps", "keys", "files", "screenshot", "contacts", "messages",
-      "checkNumberStatus", "checkNumberExists", "reply", "reaction", "star", "forwardMessage",
-      "sendText", "sendImage", "sendFile", "sendVoice", "sendVideo", "sendButtons",
-      "sendButtonsReply", "sendList", "sendPoll", "sendPollVote", "sendLocation",
-      "sendLinkPreview", "sendLinkCustomPreview", "sendContactVcard", "sendEvent", "sendSeen",
-      "startTyping", "stopTyping", "start", "stop", "restart", "logout", "metrics", "events",
-      "webhooks", "media"};
+  static const std::vector<std::string> names = {"sessions",
+                                                 "server",
+                                                 "version",
+                                                 "health",
+                                                 "ping",
+                                                 "ws",
+                                                 "dashboard",
+                                                 "docs",
+                                                 "swagger",
+                                                 "-json",
+                                                 "api",
+                                                 "apps",
+                                                 "keys",
+                                                 "files",
+                                                 "screenshot",
+                                                 "contacts",
+                                                 "messages",
+                                                 "checkNumberStatus",
+                                                 "checkNumberExists",
+                                                 "reply",
+                                                 "reaction",
+                                                 "star",
+                                                 "forwardMessage",
+                                                 "sendText",
+                                                 "sendImage",
+                                                 "sendFile",
+                                                 "sendVoice",
+                                                 "sendVideo",
+                                                 "sendButtons",
+                                                 "sendButtonsReply",
+                                                 "sendList",
+                                                 "sendPoll",
+                                                 "sendPollVote",
+                                                 "sendLocation",
+                                                 "sendLinkPreview",
+                                                 "sendLinkCustomPreview",
+                                                 "sendContactVcard",
+                                                 "sendEvent",
+                                                 "sendSeen",
+                                                 "startTyping",
+                                                 "stopTyping",
+                                                 "start",
+                                                 "stop",
+                                                 "restart",
+                                                 "logout",
+                                                 "metrics",
+                                                 "events",
+                                                 "webhooks",
+                                                 "media"};
   return names;
 }
 
@@ -34,9 +74,8 @@ bool matchesSessionNamePattern(std::string_view name) {
   if (name.empty() || name.size() > kMaxSessionNameLength) {
     return false;
   }
-  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) != 0 || c == '_' || c == '-';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c == '-'; });
 }
 
 bool isReservedSessionName(std::string_view name) {

@@ -35,8 +35,16 @@ enum class StorageType { Local, PostgreSQL };
 enum class PlacementStrategy { LeastLoaded, BinPack };
 enum class SessionState { Running, Stopped };
 enum class DeletionPolicy { Logout, Keep };
-enum class SessionPhase { Pending, Scheduled, Starting, Running, Stopped, Migrating, Failed,
-                          Terminating };
+enum class SessionPhase {
+  Pending,
+  Scheduled,
+  Starting,
+  Running,
+  Stopped,
+  Migrating,
+  Failed,
+  Terminating
+};
 
 std::string_view toString(Engine v);
 std::string_view toString(StorageType v);

@@ -85,10 +85,15 @@ std::string formatErrors(const std::vector<FieldError>& errors) {
 }
 
 const std::vector<std::string>& operatorManagedEnv() {
-  static const std::vector<std::string> names = {
-      "WAHA_WORKER_ID", "WAHA_WORKER_RESTART_SESSIONS", "WHATSAPP_RESTART_ALL_SESSIONS",
-      "WHATSAPP_API_KEY", "WAHA_API_KEY", "WHATSAPP_API_KEY_EXCLUDE_PATH",
-      "WHATSAPP_DEFAULT_ENGINE", "WHATSAPP_API_PORT", "WHATSAPP_SESSIONS_POSTGRESQL_URL"};
+  static const std::vector<std::string> names = {"WAHA_WORKER_ID",
+                                                 "WAHA_WORKER_RESTART_SESSIONS",
+                                                 "WHATSAPP_RESTART_ALL_SESSIONS",
+                                                 "WHATSAPP_API_KEY",
+                                                 "WAHA_API_KEY",
+                                                 "WHATSAPP_API_KEY_EXCLUDE_PATH",
+                                                 "WHATSAPP_DEFAULT_ENGINE",
+                                                 "WHATSAPP_API_PORT",
+                                                 "WHATSAPP_SESSIONS_POSTGRESQL_URL"};
   return names;
 }
 
@@ -103,11 +108,22 @@ bool parseQuantity(const std::string& text, double& out) {
     return false;  // strtod also takes hex floats and leading blanks; quantities do not
   }
   const std::string suffix(end);
-  static const std::map<std::string, double> multipliers = {
-      {"", 1.0},       {"n", 1e-9},    {"u", 1e-6},    {"m", 1e-3},     {"k", 1e3},
-      {"M", 1e6},      {"G", 1e9},     {"T", 1e12},    {"P", 1e15},     {"E", 1e18},
-      {"Ki", 1024.0},  {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-      {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}};
+  static const std::map<std::string, double> multipliers = {{"", 1.0},
+                                                            {"n", 1e-9},
+                                                            {"u", 1e-6},
+                                                            {"m", 1e-3},
+                                                            {"k", 1e3},
+                                                            {"M", 1e6},
+                                                            {"G", 1e9},
+                                                            {"T", 1e12},
+                                                            {"P", 1e15},
+                                                            {"E", 1e18},
+                                                            {"Ki", 1024.0},
+                                                            {"Mi", 1048576.0},
+                                                            {"Gi", 1073741824.0},
+                                                            {"Ti", 1099511627776.0},
+                                                            {"Pi", 1125899906842624.0},
+                                                            {"Ei", 1152921504606846976.0}};
   auto it = multipliers.find(suffix);
   if (it == multipliers.end()) {
     return false;
@@ -140,8 +156,8 @@ std::vector<FieldError> validate(const WahaCluster& cluster) {
     errs.push_back({"spec.workers.max", "must be >= 1"});
   }
   if (min > max) {
-    errs.push_back({"spec.workers.min", "must be <= spec.workers.max (" + std::to_string(max) +
-                                            ")"});
+    errs.push_back(
+        {"spec.workers.min", "must be <= spec.workers.max (" + std::to_string(max) + ")"});
   }
   if (s.apiKeySecretRef) {
     secretRef(errs, "spec.apiKeySecretRef", *s.apiKeySecretRef);
@@ -151,7 +167,8 @@ std::vector<FieldError> validate(const WahaCluster& cluster) {
                        ? &*s.sessionStorage->postgresUrlSecretRef
                        : nullptr;
   if (storage == StorageType::PostgreSQL && pg == nullptr) {
-    errs.push_back({"spec.sessionStorage.postgresUrlSecretRef", "required when type is PostgreSQL"});
+    errs.push_back(
+        {"spec.sessionStorage.postgresUrlSecretRef", "required when type is PostgreSQL"});
   }
   if (storage == StorageType::Local && pg != nullptr) {
     errs.push_back({"spec.sessionStorage.postgresUrlSecretRef",
@@ -212,8 +229,9 @@ void sessionConfig(Errors& errs, const WahaSessionSpec& s) {
     }
   }
   if (hmacRef && webhooks == 0) {
-    errs.push_back({"spec.secretRefs.webhookHmacKey", "requires at least one spec.config.webhooks "
-                                                      "entry"});
+    errs.push_back({"spec.secretRefs.webhookHmacKey",
+                    "requires at least one spec.config.webhooks "
+                    "entry"});
   }
   if (c.is_object() && c.contains("metadata") && !c["metadata"].is_null()) {
     const Json& m = c["metadata"];
@@ -229,16 +247,14 @@ void sessionConfig(Errors& errs, const WahaSessionSpec& s) {
   }
   const Json proxy = c.is_object() && c.contains("proxy") ? c["proxy"] : Json();
   const bool hasServer = proxy.is_object() && proxy.contains("server") &&
-                         proxy["server"].is_string() &&
-                         !proxy["server"].get<std::string>().empty();
+                         proxy["server"].is_string() && !proxy["server"].get<std::string>().empty();
   if (!proxy.is_null() && !hasServer) {
     errs.push_back({"spec.config.proxy.server", "required when spec.config.proxy is set"});
   }
   if (proxyRef && !hasServer) {
     errs.push_back({"spec.secretRefs.proxyPassword", "requires spec.config.proxy.server"});
   }
-  if (proxyRef && proxy.is_object() && proxy.contains("password") &&
-      !proxy["password"].is_null()) {
+  if (proxyRef && proxy.is_object() && proxy.contains("password") && !proxy["password"].is_null()) {
     errs.push_back({"spec.config.proxy.password", "conflicts with spec.secretRefs.proxyPassword"});
   }
 }
@@ -275,8 +291,8 @@ std::vector<FieldError> validate(const WahaSession& session,
       auto owner = context.sessionNameOwner(s.clusterRef.name, name);
       if (owner && *owner != session.metadata.name) {
         errs.push_back({s.sessionName ? "spec.sessionName" : "metadata.name",
-                        "session name \"" + name + "\" is already used by WahaSession \"" +
-                            *owner + "\" in cluster \"" + s.clusterRef.name + "\""});
+                        "session name \"" + name + "\" is already used by WahaSession \"" + *owner +
+                            "\" in cluster \"" + s.clusterRef.name + "\""});
       }
     }
   }

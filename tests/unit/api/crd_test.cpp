@@ -1,8 +1,8 @@
 // The CRD files: they parse, their schemas are structural (as a kube-apiserver >= 1.19 demands),
 // their defaults equal the C++ defaults, and every example manifest passes schema + validation.
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -203,7 +203,8 @@ TEST_CASE("CRD defaults and C++ defaults agree") {
                       "sessionStorage":{"postgresUrlSecretRef":{"name":"p","key":"u"}},
                       "placement":{},"failover":{"notReadyTimeoutSeconds":90}}})"},
       {"session", R"({"metadata":{"name":"s"},"spec":{"clusterRef":{"name":"c"}}})"},
-      {"session", R"({"metadata":{"name":"s"},"spec":{"clusterRef":{"name":"c"},"state":"Stopped"}})"},
+      {"session",
+       R"({"metadata":{"name":"s"},"spec":{"clusterRef":{"name":"c"},"state":"Stopped"}})"},
   };
   int defaultsInSchema = 0;
   for (const Json* crd : {&clusterCrd(), &sessionCrd()}) {

@@ -112,7 +112,8 @@ TEST_CASE("unknown config fields round-trip exactly, numbers and nesting include
     "webhooks": [{"url": "https://x.example", "events": ["*"], "newOption": {"a": 1}}],
     "noweb": {"store": {"enabled": true, "fullSync": false}, "markOnline": false},
     "big": 9007199254740993, "unicode": "\u00e9\u4e2d", "empty": {}})");
-  Json in = {{"apiVersion", "waha.io/v1alpha1"}, {"kind", "WahaSession"},
+  Json in = {{"apiVersion", "waha.io/v1alpha1"},
+             {"kind", "WahaSession"},
              {"metadata", {{"name", "s"}}},
              {"spec", {{"clusterRef", {{"name", "c"}}}, {"config", config}}}};
   auto s = parseSession(in).value();
@@ -173,8 +174,8 @@ TEST_CASE("cluster defaults: schema ones, then by engine") {
   CHECK(c.spec.placement->strategy == PlacementStrategy::LeastLoaded);
   CHECK(c.spec.failover->notReadyTimeoutSeconds == 60);
   CHECK(c.spec.sessionsPerWorker == 100);
-  CHECK(c.spec.resources->requests == std::map<std::string, std::string>{{"cpu", "4"},
-                                                                         {"memory", "8Gi"}});
+  CHECK(c.spec.resources->requests ==
+        std::map<std::string, std::string>{{"cpu", "4"}, {"memory", "8Gi"}});
   CHECK(c.spec.resources->limits == std::map<std::string, std::string>{{"memory", "12Gi"}});
   WahaCluster again = c;
   applyDefaults(again);
@@ -209,10 +210,10 @@ TEST_CASE("default resources follow the sizing table") {
     const char* memoryLimit;
   };
   const Case cases[] = {
-      {Engine::Webjs, 1, "300m", "448Mi", "704Mi"},   // 400Mi rounded up to 64Mi
-      {Engine::Webjs, 10, "3", "2560Mi", "3840Mi"},   // a table row exactly
+      {Engine::Webjs, 1, "300m", "448Mi", "704Mi"},    // 400Mi rounded up to 64Mi
+      {Engine::Webjs, 10, "3", "2560Mi", "3840Mi"},    // a table row exactly
       {Engine::Webjs, 30, "9", "11520Mi", "17280Mi"},  // halfway 10..50
-      {Engine::Webjs, 100, "30", "40Gi", "60Gi"},     // past the last row: proportional
+      {Engine::Webjs, 100, "30", "40Gi", "60Gi"},      // past the last row: proportional
       {Engine::Noweb, 1, "100m", "256Mi", "384Mi"},
       {Engine::Noweb, 100, "4", "8Gi", "12Gi"},
       {Engine::Noweb, 75, "3", "6Gi", "9Gi"},
@@ -288,8 +289,8 @@ TEST_CASE("setCondition moves lastTransitionTime only when status changes") {
   REQUIRE(cs.size() == 1);
   CHECK(cs[0].lastTransitionTime == formatRfc3339(t0));
   clock.advance(std::chrono::minutes(5));
-  CHECK_FALSE(setCondition(cs, "Ready", kConditionFalse, "Starting", "waiting", 1,
-                           clock.wallNow()));
+  CHECK_FALSE(
+      setCondition(cs, "Ready", kConditionFalse, "Starting", "waiting", 1, clock.wallNow()));
   CHECK(setCondition(cs, "Ready", kConditionFalse, "Stuck", "still waiting", 2, clock.wallNow()));
   CHECK(cs[0].lastTransitionTime == formatRfc3339(t0));
   CHECK(cs[0].observedGeneration == 2);
@@ -340,6 +341,7 @@ TEST_CASE("the config sent to WAHA gets the secret values, everything else untou
   CHECK(spec.config["proxy"].count("password") == 0);  // the spec itself never holds the secret
   CHECK(wahaSessionConfig(spec) == spec.config);
   CHECK(wahaSessionConfig(WahaSessionSpec{}) == Json::object());
-  CHECK_FALSE(configChanged(Json::parse(R"({"a":1,"b":[true]})"), Json::parse(R"({"b":[true],"a":1.0})")));
+  CHECK_FALSE(
+      configChanged(Json::parse(R"({"a":1,"b":[true]})"), Json::parse(R"({"b":[true],"a":1.0})")));
   CHECK(configChanged(Json::parse(R"({"a":1})"), Json::parse(R"({"a":2})")));
 }

@@ -94,7 +94,8 @@ const std::vector<Case>& cases() {
   static const std::string longCluster = R"({"metadata":{"name":")" + k64 + R"("}})";
   static const std::vector<Case> table = {
       // ---- cluster, schema ----
-      {"unknown engine", Layer::Schema, "cluster", R"({"spec":{"engine":"CHROME"}})", "spec.engine"},
+      {"unknown engine", Layer::Schema, "cluster", R"({"spec":{"engine":"CHROME"}})",
+       "spec.engine"},
       {"zero sessions per worker", Layer::Schema, "cluster", R"({"spec":{"sessionsPerWorker":0}})",
        "spec.sessionsPerWorker"},
       {"too many sessions per worker", Layer::Schema, "cluster",
@@ -137,8 +138,8 @@ const std::vector<Case>& cases() {
       {"session name with a dot", Layer::Schema, "session", R"({"spec":{"sessionName":"a.b"}})",
        "spec.sessionName"},
       {"unknown state", Layer::Schema, "session", R"({"spec":{"state":"Paused"}})", "spec.state"},
-      {"unknown deletion policy", Layer::Schema, "session", R"({"spec":{"deletionPolicy":"Delete"}})",
-       "spec.deletionPolicy"},
+      {"unknown deletion policy", Layer::Schema, "session",
+       R"({"spec":{"deletionPolicy":"Delete"}})", "spec.deletionPolicy"},
       {"config not an object", Layer::Schema, "session", R"({"spec":{"config":"webhooks"}})",
        "spec.config"},
       {"proxy password ref without key", Layer::Schema, "session",
@@ -151,13 +152,13 @@ const std::vector<Case>& cases() {
           "lastTransitionTime":"2026-11-28T00:00:00Z"}]}})",
        "status.conditions[0].status"},
       {"negative epoch", Layer::Schema, "session", R"({"status":{"epoch":-1}})", "status.epoch"},
-      {"assignedAt not a date", Layer::Schema, "session", R"({"status":{"assignedAt":"yesterday"}})",
-       "status.assignedAt"},
+      {"assignedAt not a date", Layer::Schema, "session",
+       R"({"status":{"assignedAt":"yesterday"}})", "status.assignedAt"},
       // ---- cluster, semantic ----
       {"min above max", Layer::Semantic, "cluster", R"({"spec":{"workers":{"min":5,"max":2}}})",
        "spec.workers.min"},
-      {"min above the default max", Layer::Semantic, "cluster", R"({"spec":{"workers":{"min":20}}})",
-       "spec.workers.min"},
+      {"min above the default max", Layer::Semantic, "cluster",
+       R"({"spec":{"workers":{"min":20}}})", "spec.workers.min"},
       {"PostgreSQL without URL secret", Layer::Semantic, "cluster",
        R"({"spec":{"sessionStorage":{"type":"PostgreSQL"}}})",
        "spec.sessionStorage.postgresUrlSecretRef"},
@@ -175,8 +176,8 @@ const std::vector<Case>& cases() {
       {"cluster name too long for a label", Layer::Semantic, "cluster", longCluster.c_str(),
        "metadata.name"},
       // ---- session, semantic ----
-      {"reserved session name", Layer::Semantic, "session", R"({"spec":{"sessionName":"sessions"}})",
-       "spec.sessionName"},
+      {"reserved session name", Layer::Semantic, "session",
+       R"({"spec":{"sessionName":"sessions"}})", "spec.sessionName"},
       {"reserved send route", Layer::Semantic, "session", R"({"spec":{"sessionName":"sendText"}})",
        "spec.sessionName"},
       {"metadata.name unusable as session name", Layer::Semantic, "session",
@@ -258,8 +259,10 @@ TEST_CASE("validate reports every problem at once, with readable messages") {
       "config":{"webhooks":[{"url":"x"},{"url":"https://ok.example"},{}]}}})"));
   const auto errs = validate(parseSession(obj).value(), context());
   REQUIRE(errs.size() == 4);
-  CHECK(errs[0].str() == "spec.sessionName: \"ping\" is reserved: it collides with a fixed WAHA route");
-  CHECK(errs[1].str() == "spec.clusterRef.name: WahaCluster \"nope\" not found in namespace \"default\"");
+  CHECK(errs[0].str() ==
+        "spec.sessionName: \"ping\" is reserved: it collides with a fixed WAHA route");
+  CHECK(errs[1].str() ==
+        "spec.clusterRef.name: WahaCluster \"nope\" not found in namespace \"default\"");
   CHECK(errs[2].path == "spec.config.webhooks[0].url");
   CHECK(errs[3].path == "spec.config.webhooks[2].url");
   CHECK_THAT(formatErrors(errs), Catch::Contains("; spec.clusterRef.name: "));
