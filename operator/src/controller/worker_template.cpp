@@ -1,30 +1,25 @@
 #include "controller/worker_template.h"
 
 #include <functional>
-#include <set>
+#include <algorithm>
 
 #include "api/defaults.h"
+#include "api/validation.h"
 
 namespace waha::controller {
 namespace {
 
-// Env names the operator manages: the user's env may not override them, because each one keeps
-// the one-worker rule or the key safe (e.g. WHATSAPP_RESTART_ALL_SESSIONS=true would make every
-// worker start every session).
-const std::set<std::string>& managedEnvNames() {
-  static const std::set<std::string> names = {
-      "WHATSAPP_DEFAULT_ENGINE",        "WHATSAPP_API_PORT",
-      "WHATSAPP_API_KEY",               "WAHA_API_KEY",
-      "WAHA_WORKER_ID",                 "WHATSAPP_RESTART_ALL_SESSIONS",
-      "WAHA_WORKER_RESTART_SESSIONS",   "WHATSAPP_SESSIONS_POSTGRESQL_URL",
-      "WHATSAPP_API_KEY_EXCLUDE_PATH",
-  };
-  return names;
-}
-
 Json secretEnv(const std::string& name, const api::SecretKeyRef& ref) {
   return {{"name", name},
           {"valueFrom", {{"secretKeyRef", {{"name", ref.name}, {"key", ref.key}}}}}};
+}
+
+// The user's env may not override the operator's (validation refuses it; this keeps a bad object
+// harmless): each one keeps the one-worker rule or the key safe, e.g.
+// WHATSAPP_RESTART_ALL_SESSIONS=true would make every worker start every session.
+bool isManagedEnv(const std::string& name) {
+  const auto& managed = api::operatorManagedEnv();
+  return std::find(managed.begin(), managed.end(), name) != managed.end();
 }
 
 Json plainEnv(const std::string& name, const std::string& value) {
@@ -51,7 +46,7 @@ Json buildEnv(const api::WahaClusterSpec& spec) {
   if (spec.env.is_array()) {
     for (const auto& e : spec.env) {
       if (e.is_object() && e.contains("name") && e["name"].is_string() &&
-          managedEnvNames().count(e["name"].get<std::string>()) == 0) {
+          !isManagedEnv(e["name"].get<std::string>())) {
         env.push_back(e);
       }
     }
