@@ -110,9 +110,6 @@ Result<Json> applyPatchType(const ResourceInfo& info, const std::string& content
   if (contentType.find("json-patch") != std::string::npos) {
     return jsonPatch(target, patch);
   }
-  if (contentType.find("merge-patch") != std::string::npos) {
-    return mergePatch(target, patch);
-  }
   if (contentType.find("strategic-merge-patch") != std::string::npos) {
     if (!info.builtin) {
       return Error::make(415, "UnsupportedMediaType",
@@ -120,6 +117,9 @@ Result<Json> applyPatchType(const ResourceInfo& info, const std::string& content
                          "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
     }
     return strategicMerge(target, patch);
+  }
+  if (contentType.find("merge-patch") != std::string::npos) {
+    return mergePatch(target, patch);
   }
   if (contentType.find("apply-patch") != std::string::npos) {
     return serverSideApply(target, patch, info.builtin, fieldManager);
@@ -183,6 +183,14 @@ http::Response ApiServer::discovery(const http::Request& req, bool& handled) {
 }
 
 void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool& handled) {
+  if (req.header("Content-Type").find("protobuf") != std::string::npos) {
+    // Only JSON is spoken; client-go retries such writes as JSON after a 415.
+    handled = true;
+    ex->respond(errorResponse(Error::make(415, "UnsupportedMediaType",
+                                          "the body of the request was in an unknown format - accepted media "
+                                          "types include: application/json, application/yaml")));
+    return;
+  }
   auto parts = splitPath(req.path);
   GVR gvr;
   size_t at = 0;
