@@ -16,11 +16,28 @@ std::string objKey(const std::string& ns, const std::string& name) {
 
 const char* kForeground = "foregroundDeletion";
 
-Json withoutMeta(const Json& obj) {
-  Json j = obj;
-  j.erase("metadata");
-  j.erase("status");
-  return j;
+// True when anything but metadata and status differs (what bumps metadata.generation). Compares in
+// place: copying whole objects on every write would dominate the write path.
+bool specChanged(const Json& a, const Json& b) {
+  auto counted = [](const Json& o) {
+    size_t n = o.size();
+    n -= o.contains("metadata") ? 1 : 0;
+    n -= o.contains("status") ? 1 : 0;
+    return n;
+  };
+  if (counted(a) != counted(b)) {
+    return true;
+  }
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (it.key() == "metadata" || it.key() == "status") {
+      continue;
+    }
+    auto other = b.find(it.key());
+    if (other == b.end() || *other != it.value()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool hasFinalizers(const Json& obj) {
@@ -228,7 +245,7 @@ Result<Json> MemoryStore::updateLocked(const ResourceInfo& info, const std::stri
   if (next == old) {
     return old;  // a no-op write neither bumps resourceVersion nor emits an event
   }
-  if (subresource != "status" && withoutMeta(next) != withoutMeta(old)) {
+  if (subresource != "status" && specChanged(next, old)) {
     nm["generation"] = om.value("generation", 1) + 1;
   }
   nm["resourceVersion"] = std::to_string(++rv_);
