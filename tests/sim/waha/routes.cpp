@@ -178,6 +178,17 @@ Reply Simulator::route(const http::Request& req) {
     r.contentType = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   }
+  if (m == "GET" && (req.path == "/" || req.path == "/dashboard" || req.path == "/dashboard/")) {
+    Reply r;
+    r.raw = "<!doctype html><title>WAHA (waha-sim " + cfg_.workerId + ")</title>";
+    r.contentType = "text/html; charset=utf-8";
+    return r;
+  }
+  if (m == "GET" && req.path == "/-json") {
+    return Reply::json(200, {{"openapi", "3.0.0"},
+                             {"info", {{"title", "WAHA - WhatsApp HTTP API"}, {"version", cfg_.version}}},
+                             {"paths", nlohmann::json::object()}});
+  }
   auto seg = splitPath(req.path);
   Reply notFound = wahaError(404, "Cannot " + m + " " + req.path);
   if (seg.empty() || seg[0] != "api") {
@@ -195,6 +206,12 @@ Reply Simulator::route(const http::Request& req) {
     auto start = std::chrono::duration_cast<std::chrono::milliseconds>(startedAt_.time_since_epoch());
     return Reply::json(200, {{"startTimestamp", start.count()}, {"uptime", up.count()},
                              {"worker", {{"id", cfg_.workerId}}}});
+  }
+  if (m == "GET" && rest == "server/environment") {
+    // Like WAHA it reveals the API key: the hub must never pass this route to callers.
+    return Reply::json(200, {{"WAHA_WORKER_ID", cfg_.workerId},
+                             {"WHATSAPP_DEFAULT_ENGINE", cfg_.engine},
+                             {"WHATSAPP_API_KEY", cfg_.apiKey}});
   }
   if (seg.size() >= 2 && seg[1] == "sessions") {
     return sessionsRoute(req, seg);
@@ -267,120 +284,129 @@ Reply Simulator::sessionsRoute(const http::Request& req, const std::vector<std::
 Reply Simulator::scopedRoute(const http::Request& req, const std::vector<std::string>& seg) {
   const std::string& m = req.method;
   std::string rest = joinFrom(seg, 1);
-  nlohmann::json echo = {{"worker", cfg_.workerId}, {"path", req.path}};
-
-  // 5. media files: static, served whatever the session's status.
   if (seg.size() >= 4 && seg[1] == "files" && m == "GET") {
-    std::string file = joinFrom(seg, 3);
-    if (!validSessionName(seg[2]) || file.find("..") != std::string::npos) {
-      return wahaError(404, "Cannot GET " + req.path);
-    }
-    std::ifstream in(storage_.filePath(seg[2], file), std::ios::binary);
-    if (!in) {
-      return wahaError(404, "Cannot GET " + req.path);
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    Reply r;
-    r.raw = ss.str();
-    r.contentType = "application/octet-stream";
-    return r;
+    return filesRoute(req, seg);
   }
-
-  // 3. body routes.
-  bool bodyRoute = (m == "POST" && (bodyPostRoutes().count(rest) != 0 || rest == "contacts/block" ||
-                                    rest == "contacts/unblock")) ||
-                   (m == "PUT" && (rest == "reaction" || rest == "star"));
-  if (bodyRoute) {
-    bool ok = true;
-    nlohmann::json body = parseBody(req, &ok);
-    if (!ok) {
-      return wahaError(400, "Unexpected token in JSON body");
-    }
-    std::string session = body.value("session", "default");
-    if (auto err = requireStatus(session, {"WORKING"})) {
-      return *err;
-    }
-    echo["session"] = session;
-    std::string chatId = body.value("chatId", "");
-    if (rest.rfind("send", 0) == 0 || rest == "reply" || rest == "forwardMessage") {
-      echo["id"] = "true_" + chatId + "_" + sha256Hex(req.body + std::to_string(nowMs())).substr(0, 20);
-      echo["timestamp"] = nowMs() / 1000;
-      echo["fromMe"] = true;
-      echo["to"] = chatId;
-      echo["body"] = body.value("text", "");
-    }
-    if (rest == "sendFile") {
-      // Proof that a large body crossed the hub intact.
-      echo["bodyBytes"] = req.body.size();
-      echo["sha256"] = sha256Hex(req.body);
-      if (body.contains("file") && body["file"].is_object() && body["file"].contains("data")) {
-        auto data = base64Decode(body["file"].value("data", ""));
-        std::string name = body["file"].value("filename", "file.bin");
-        if (data && validSessionName(name)) {
-          std::filesystem::create_directories(storage_.dir() + "/files/" + session);
-          std::ofstream(storage_.filePath(session, name), std::ios::binary) << *data;
-          echo["fileBytes"] = data->size();
-          echo["fileSha256"] = sha256Hex(*data);
-          echo["url"] = "/api/files/" + session + "/" + name;
-        }
-      }
-    }
-    return Reply::json(m == "PUT" ? 200 : 201, echo);
+  bool isBodyRoute = (m == "POST" && (bodyPostRoutes().count(rest) != 0 ||
+                                      rest == "contacts/block" || rest == "contacts/unblock")) ||
+                     (m == "PUT" && (rest == "reaction" || rest == "star"));
+  if (isBodyRoute) {
+    return bodyRoute(req, rest);
   }
-
-  // 4. query routes.
   if (m == "GET" && queryGetRoutes().count(rest) != 0) {
-    std::string session = req.queryParam("session").value_or("default");
-    if (auto err = requireStatus(session, {"WORKING"})) {
-      return *err;
-    }
-    echo["session"] = session;
-    if (rest == "checkNumberStatus" || rest == "contacts/check-exists") {
-      std::string phone = req.queryParam("phone").value_or("");
-      echo["numberExists"] = !phone.empty();
-      echo["chatId"] = phone + "@c.us";
-    }
-    if (rest == "messages" || rest == "contacts/all") {
-      return Reply::json(200, nlohmann::json::array({echo}));
-    }
-    return Reply::json(200, echo);
+    return queryRoute(req, rest);
   }
-
-  // 2. /api/{session}/<family>/... (the first segment is not a fixed route).
+  // /api/{session}/<family>/...: the first segment names a session unless it is a fixed route.
   static const std::set<std::string> fixed = {"sessions", "server", "version", "contacts", "files",
                                               "screenshot", "keys", "apps", "messages",
                                               "checkNumberStatus", "reply", "reaction", "star",
                                               "forwardMessage", "sendSeen", "startTyping",
                                               "stopTyping"};
   if (seg.size() >= 3 && fixed.count(seg[1]) == 0 && seg[1].rfind("send", 0) != 0) {
-    const std::string& session = seg[1];
-    const std::string family = seg[2];
-    if (family == "auth" && seg.size() == 4 && seg[3] == "qr" && m == "GET") {
-      std::string accept = req.header("Accept");
-      return qr(session, req.queryParam("format").value_or("image"),
-                accept.find("application/json") != std::string::npos);
-    }
-    if (family == "auth" && seg.size() == 4 && seg[3] == "request-code" && m == "POST") {
-      bool ok = true;
-      nlohmann::json body = parseBody(req, &ok);
-      return ok ? requestCode(session, body) : wahaError(400, "Unexpected token in JSON body");
-    }
-    if (auto err = requireStatus(session, {"WORKING"})) {
-      return *err;
-    }
-    echo["session"] = session;
-    if (family == "chats" && seg.size() == 3 && m == "GET") {
-      return Reply::json(200, nlohmann::json::array(
-                                  {{{"id", "79000000001@c.us"}, {"name", "Alice"}, {"session", session},
-                                    {"worker", cfg_.workerId}},
-                                   {{"id", "79000000002@c.us"}, {"name", "Bob"}, {"session", session},
-                                    {"worker", cfg_.workerId}}}));
-    }
-    echo["family"] = family;
-    return Reply::json(m == "POST" ? 201 : 200, echo);
+    return pathRoute(req, seg);
   }
   return Reply::empty(0);  // no route: the caller answers 404
+}
+
+// Media files are static: served whatever the session's status.
+Reply Simulator::filesRoute(const http::Request& req, const std::vector<std::string>& seg) {
+  std::string file = joinFrom(seg, 3);
+  if (!validSessionName(seg[2]) || file.find("..") != std::string::npos) {
+    return wahaError(404, "Cannot GET " + req.path);
+  }
+  std::ifstream in(storage_.filePath(seg[2], file), std::ios::binary);
+  if (!in) {
+    return wahaError(404, "Cannot GET " + req.path);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Reply r;
+  r.raw = ss.str();
+  r.contentType = "application/octet-stream";
+  return r;
+}
+
+Reply Simulator::bodyRoute(const http::Request& req, const std::string& route) {
+  bool ok = true;
+  nlohmann::json body = parseBody(req, &ok);
+  if (!ok) {
+    return wahaError(400, "Unexpected token in JSON body");
+  }
+  std::string session = body.value("session", "default");
+  if (auto err = requireStatus(session, {"WORKING"})) {
+    return *err;
+  }
+  nlohmann::json echo = {{"worker", cfg_.workerId}, {"path", req.path}, {"session", session}};
+  std::string chatId = body.value("chatId", "");
+  if (route.rfind("send", 0) == 0 || route == "reply" || route == "forwardMessage") {
+    echo["id"] = "true_" + chatId + "_" + sha256Hex(req.body + std::to_string(nowMs())).substr(0, 20);
+    echo["timestamp"] = nowMs() / 1000;
+    echo["fromMe"] = true;
+    echo["to"] = chatId;
+    echo["body"] = body.value("text", "");
+  }
+  if (route == "sendFile") {
+    // Proof that a large body crossed the hub intact.
+    echo["bodyBytes"] = req.body.size();
+    echo["sha256"] = sha256Hex(req.body);
+    if (body.contains("file") && body["file"].is_object() && body["file"].contains("data")) {
+      auto data = base64Decode(body["file"].value("data", ""));
+      std::string name = body["file"].value("filename", "file.bin");
+      if (data && validSessionName(name)) {
+        std::filesystem::create_directories(storage_.dir() + "/files/" + session);
+        std::ofstream(storage_.filePath(session, name), std::ios::binary) << *data;
+        echo["fileBytes"] = data->size();
+        echo["fileSha256"] = sha256Hex(*data);
+        echo["url"] = "/api/files/" + session + "/" + name;
+      }
+    }
+  }
+  return Reply::json(req.method == "PUT" ? 200 : 201, echo);
+}
+
+Reply Simulator::queryRoute(const http::Request& req, const std::string& route) {
+  std::string session = req.queryParam("session").value_or("default");
+  if (auto err = requireStatus(session, {"WORKING"})) {
+    return *err;
+  }
+  nlohmann::json echo = {{"worker", cfg_.workerId}, {"path", req.path}, {"session", session}};
+  if (route == "checkNumberStatus" || route == "contacts/check-exists") {
+    std::string phone = req.queryParam("phone").value_or("");
+    echo["numberExists"] = !phone.empty();
+    echo["chatId"] = phone + "@c.us";
+  }
+  if (route == "messages" || route == "contacts/all") {
+    return Reply::json(200, nlohmann::json::array({echo}));
+  }
+  return Reply::json(200, echo);
+}
+
+Reply Simulator::pathRoute(const http::Request& req, const std::vector<std::string>& seg) {
+  const std::string& m = req.method;
+  const std::string& session = seg[1];
+  const std::string& family = seg[2];
+  if (family == "auth" && seg.size() == 4 && seg[3] == "qr" && m == "GET") {
+    bool wantJson = req.header("Accept").find("application/json") != std::string::npos;
+    return qr(session, req.queryParam("format").value_or("image"), wantJson);
+  }
+  if (family == "auth" && seg.size() == 4 && seg[3] == "request-code" && m == "POST") {
+    bool ok = true;
+    nlohmann::json body = parseBody(req, &ok);
+    return ok ? requestCode(session, body) : wahaError(400, "Unexpected token in JSON body");
+  }
+  if (auto err = requireStatus(session, {"WORKING"})) {
+    return *err;
+  }
+  if (family == "chats" && seg.size() == 3 && m == "GET") {
+    nlohmann::json chats = nlohmann::json::array();
+    for (auto [id, name] : {std::pair{"79000000001@c.us", "Alice"}, std::pair{"79000000002@c.us", "Bob"}}) {
+      chats.push_back({{"id", id}, {"name", name}, {"session", session}, {"worker", cfg_.workerId}});
+    }
+    return Reply::json(200, chats);
+  }
+  nlohmann::json echo = {{"worker", cfg_.workerId}, {"path", req.path}, {"session", session},
+                         {"family", family}};
+  return Reply::json(m == "POST" ? 201 : 200, echo);
 }
 
 }  // namespace waha::sim

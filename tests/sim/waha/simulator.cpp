@@ -61,6 +61,9 @@ Simulator::~Simulator() { shutdown(); }
 Status Simulator::start() {
   if (cfg_.storeDir().empty()) {
     cfg_.localStoreDir = makeTempStore();
+    if (cfg_.localStoreDir.empty()) {
+      return Error::make(500, "StoreUnavailable", "cannot create a temporary session store");
+    }
     storage_ = SessionStorage(cfg_.storeDir());
   }
   if (!storage_.init()) {

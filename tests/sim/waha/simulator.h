@@ -119,6 +119,10 @@ class Simulator {
   Reply route(const http::Request& req);
   Reply sessionsRoute(const http::Request& req, const std::vector<std::string>& seg);
   Reply scopedRoute(const http::Request& req, const std::vector<std::string>& seg);
+  Reply filesRoute(const http::Request& req, const std::vector<std::string>& seg);
+  Reply bodyRoute(const http::Request& req, const std::string& route);
+  Reply queryRoute(const http::Request& req, const std::string& route);
+  Reply pathRoute(const http::Request& req, const std::vector<std::string>& seg);
   Reply admin(const http::Request& req);
   bool authorized(const http::Request& req) const;
   void respond(const std::shared_ptr<http::Exchange>& ex, const Reply& reply);

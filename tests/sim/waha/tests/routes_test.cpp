@@ -87,6 +87,10 @@ TEST_CASE("probes answer without a session and name the worker") {
   CHECK(js(missing)["message"] == "Cannot GET /api/nothing-here");
   CHECK(missing.headers.getOr("X-Waha-Worker") == "worker-7");
   CHECK(h.get("/metrics").status == 404);  // only with WAHA_PROMETHEUS_ENABLED
+  CHECK(h.get("/").status == 200);
+  CHECK(h.get("/dashboard").status == 200);
+  CHECK(js(h.get("/-json"))["openapi"].is_string());
+  CHECK(js(h.get("/api/server/environment"))["WAHA_WORKER_ID"] == "worker-7");
 }
 
 TEST_CASE("api key: 401 without it, excluded paths stay open, test hooks are guarded") {
