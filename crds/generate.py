@@ -570,7 +570,10 @@ Defaults marked in the tables below are applied by the API server (and identical
 
 What the schema cannot express is checked by the operator (and reported on the object's `Ready`
 condition): `spec.workers.min <= spec.workers.max`; `spec.sessionStorage.postgresUrlSecretRef` is
-required with `PostgreSQL` storage; the WahaCluster named by `spec.clusterRef.name` must exist;
+required with `PostgreSQL` storage (and refused with `Local`); `spec.env` may not set a variable
+the operator manages (`WAHA_WORKER_ID`, the API key, engine, port, storage URL, restart flags) nor
+set one twice; resource requests may not exceed their limits; a WahaCluster name is at most 63
+characters (it labels the worker pods, `waha.io/cluster=<name>`); the WahaCluster named by `spec.clusterRef.name` must exist;
 the effective session name must match `^[a-zA-Z0-9_-]+$`, be at most 54 characters, not collide
 (case-insensitively) with one of WAHA's fixed routes and be unique in its cluster;
 `secretRefs.proxyPassword` needs `config.proxy.server` and no plain `config.proxy.password`;

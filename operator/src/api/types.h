@@ -25,6 +25,8 @@ inline constexpr const char* kClusterKind = "WahaCluster";
 inline constexpr const char* kClusterPlural = "wahaclusters";
 inline constexpr const char* kSessionKind = "WahaSession";
 inline constexpr const char* kSessionPlural = "wahasessions";
+// Label on every worker pod (and its Deployment): the WahaCluster it belongs to.
+inline constexpr const char* kClusterLabel = "waha.io/cluster";
 // Held on every WahaSession until its WAHA session is stopped (and logged out, per
 // deletionPolicy) on its worker.
 inline constexpr const char* kSessionFinalizer = "waha.io/session-cleanup";
