@@ -33,9 +33,13 @@ uint32_t ipValue(const std::string& text) {
   return (a << 24) | (b << 16) | (c << 8) | d;
 }
 
+// A positive deletionGracePeriodSeconds (kubectl delete --grace-period) wins; 0 there is not
+// taken as "kill now", because kube-sim's store writes 0 for every finalizer-held deletion.
 std::chrono::seconds gracePeriod(const Json& pod) {
-  int64_t g = intAt(pod, "/metadata/deletionGracePeriodSeconds",
-                    intAt(pod, "/spec/terminationGracePeriodSeconds", 30));
+  int64_t g = intAt(pod, "/metadata/deletionGracePeriodSeconds", 0);
+  if (g <= 0) {
+    g = intAt(pod, "/spec/terminationGracePeriodSeconds", 30);
+  }
   return std::chrono::seconds(std::max<int64_t>(0, g));
 }
 
