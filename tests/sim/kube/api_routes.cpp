@@ -218,6 +218,11 @@ void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchang
     return;
   }
   handled = true;
+  if (req.queryParam("dryRun")) {
+    // Refused rather than ignored: a silently persisted "dry run" would be worse than an error.
+    ex->respond(errorResponse(Error::make(400, "BadRequest", "kube-sim does not support dryRun")));
+    return;
+  }
   if (name.empty()) {
     if (req.method == "GET") {
       auto w = req.queryParam("watch");
@@ -405,7 +410,8 @@ void ApiServer::serveWatch(const http::Request& req, std::shared_ptr<http::Excha
   headers.set("Content-Type", "application/json");
   auto stream = ex->startStream(200, headers);
   ResourceInfo ri = info;
-  auto sink = [state, stream, table, bookmarks, ri](const std::string& type, const Json& obj) {
+  auto sink = [state, stream, table, bookmarks, ri](const std::string& type, const Json& obj,
+                                                   const std::string& text) {
     if (type == "CLOSE") {
       stream->end();
       return false;
@@ -419,7 +425,7 @@ void ApiServer::serveWatch(const http::Request& req, std::shared_ptr<http::Excha
     } else if (table) {
       out = toTable(ri, {obj}, {{"resourceVersion", obj["metadata"]["resourceVersion"]}});
     }
-    std::string line = "{\"type\":\"" + type + "\",\"object\":" + (out.is_null() ? obj.dump() : out.dump()) + "}\n";
+    std::string line = "{\"type\":\"" + type + "\",\"object\":" + (out.is_null() ? text : out.dump()) + "}\n";
     std::lock_guard<std::mutex> lk(state->mu);
     if (state->replaying) {
       state->buffer += line;

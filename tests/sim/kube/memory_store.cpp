@@ -44,7 +44,8 @@ std::string MemoryStore::newUid() {
       s[i] = hex[rng_() % 16];
     }
   }
-  s[14] = '4';
+  s[14] = '4';                   // version 4 (random)
+  s[19] = "89ab"[rng_() % 4];   // RFC 4122 variant
   return s;
 }
 

@@ -42,8 +42,9 @@ struct WatchOptions {
 
 // Receives watch events under the store lock (so they arrive in resourceVersion order): it must
 // only queue work. `type` is ADDED/MODIFIED/DELETED, BOOKMARK (obj has metadata.resourceVersion)
-// or CLOSE (the store drops the watch). Returning false drops the watch.
-using WatchSink = std::function<bool(const std::string& type, const Json& obj)>;
+// or CLOSE (the store drops the watch). `text` is obj serialised once for every watch of the
+// event (empty for BOOKMARK/CLOSE). Returning false drops the watch.
+using WatchSink = std::function<bool(const std::string& type, const Json& obj, const std::string& text)>;
 
 class MemoryStore final : public ObjectStore {
  public:

@@ -34,6 +34,7 @@ void MemoryStore::commitLocked(const std::string& type, const ResourceInfo& info
     logFloor_ = log_.front().rv;
     log_.pop_front();
   }
+  std::string text;  // serialised on first use, shared by every watch of this event
   for (auto it = watches_.begin(); it != watches_.end();) {
     Watch& w = it->second;
     std::string t = type;
@@ -45,7 +46,10 @@ void MemoryStore::commitLocked(const std::string& type, const ResourceInfo& info
         t = now ? "ADDED" : "DELETED";  // entering or leaving the selected set
       }
       if (now || before) {
-        keep = w.sink(t, obj);
+        if (text.empty()) {
+          text = obj.dump();
+        }
+        keep = w.sink(t, obj, text);
       }
     }
     it = keep ? std::next(it) : watches_.erase(it);
@@ -91,7 +95,7 @@ Result<uint64_t> MemoryStore::watch(const GVR& r, const std::string& ns, const W
                                   [](uint64_t v, const LoggedEvent& e) { return v < e.rv; });
     for (auto it = start; it != log_.end(); ++it) {
       if (it->groupResource == w.groupResource && watchMatches(w, it->object)) {
-        if (!w.sink(it->type, it->object)) {
+        if (!w.sink(it->type, it->object, it->object.dump())) {
           return Error::make(500, "InternalError", "watch closed during replay");
         }
       }
@@ -103,7 +107,7 @@ Result<uint64_t> MemoryStore::watch(const GVR& r, const std::string& ns, const W
       if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) {
         break;
       }
-      if (watchMatches(w, it->second) && !w.sink("ADDED", it->second)) {
+      if (watchMatches(w, it->second) && !w.sink("ADDED", it->second, it->second.dump())) {
         return Error::make(500, "InternalError", "watch closed during replay");
       }
     }
@@ -132,7 +136,7 @@ void MemoryStore::bookmarkAll() {
   std::lock_guard<std::mutex> lk(mu_);
   Json bm = {{"metadata", {{"resourceVersion", std::to_string(rv_)}}}};
   for (auto it = watches_.begin(); it != watches_.end();) {
-    it = it->second.sink("BOOKMARK", bm) ? std::next(it) : watches_.erase(it);
+    it = it->second.sink("BOOKMARK", bm, "") ? std::next(it) : watches_.erase(it);
   }
 }
 
@@ -140,7 +144,7 @@ size_t MemoryStore::closeAllWatches() {
   std::lock_guard<std::mutex> lk(mu_);
   size_t n = watches_.size();
   for (auto& [id, w] : watches_) {
-    w.sink("CLOSE", Json());
+    w.sink("CLOSE", Json(), "");
   }
   watches_.clear();
   return n;

@@ -182,3 +182,36 @@ TEST_CASE("http: a Deployment's pods run a real process reachable at the pod IP"
   auto r = httpGet("http://" + podIP + ":8080/");
   CHECK(r.status == 200);
 }
+
+TEST_CASE("http: scale subresource of a custom resource that declares one; dryRun refused", "[http]") {
+  KubeSim sim;
+  REQUIRE(sim.ready());
+  Json crd = Json::parse(R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+    "metadata":{"name":"pools.example.io"},
+    "spec":{"group":"example.io","scope":"Namespaced","names":{"plural":"pools","singular":"pool","kind":"Pool"},
+      "versions":[{"name":"v1","served":true,"storage":true,
+        "subresources":{"status":{},"scale":{"specReplicasPath":".spec.size","statusReplicasPath":".status.size","labelSelectorPath":".status.selector"}},
+        "schema":{"openAPIV3Schema":{"type":"object","properties":{
+          "spec":{"type":"object","properties":{"size":{"type":"integer","minimum":0}}},
+          "status":{"type":"object","properties":{"size":{"type":"integer"},"selector":{"type":"string"}}}}}}}]}})");
+  REQUIRE(httpRequest("POST", sim.url("/apis/apiextensions.k8s.io/v1/customresourcedefinitions"), crd.dump(), sim.auth()).status == 201);
+  const std::string pools = "/apis/example.io/v1/namespaces/default/pools";
+  REQUIRE(httpRequest("POST", sim.url(pools), R"({"apiVersion":"example.io/v1","kind":"Pool","metadata":{"name":"p"},"spec":{"size":1}})",
+                      sim.auth()).status == 201);
+  auto scale = Json::parse(httpGet(sim.url(pools + "/p/scale"), sim.auth()).body);
+  CHECK(scale["kind"] == "Scale");
+  CHECK(scale["apiVersion"] == "autoscaling/v1");
+  CHECK(scale["spec"]["replicas"] == 1);
+  auto patched = httpRequest("PATCH", sim.url(pools + "/p/scale"), R"({"spec":{"replicas":4}})",
+                             sim.auth("application/merge-patch+json"));
+  CHECK(patched.status == 200);
+  auto obj = Json::parse(httpGet(sim.url(pools + "/p"), sim.auth()).body);
+  CHECK(obj["spec"]["size"] == 4);
+  CHECK(obj["metadata"]["generation"] == 2);
+  // kubectl scale drives the same subresource.
+  CHECK(sim.kubectl({"scale", "pool", "p", "--replicas=2"}).exitCode == 0);
+  CHECK(Json::parse(httpGet(sim.url(pools + "/p"), sim.auth()).body)["spec"]["size"] == 2);
+  auto dry = httpRequest("POST", sim.url(pools + "?dryRun=All"), R"({"metadata":{"name":"q"},"spec":{"size":1}})", sim.auth());
+  CHECK(dry.status == 400);
+  CHECK(httpGet(sim.url(pools + "/q"), sim.auth()).status == 404);
+}

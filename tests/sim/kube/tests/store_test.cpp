@@ -283,7 +283,7 @@ TEST_CASE("watch resumes strictly after a resourceVersion and expires outside th
   std::vector<std::string> seen;
   WatchOptions o;
   o.resourceVersion = rvA;
-  auto id = f.store.watch(kCm, "default", o, [&](const std::string& type, const Json& obj) {
+  auto id = f.store.watch(kCm, "default", o, [&](const std::string& type, const Json& obj, const std::string&) {
     if (type != "BOOKMARK") {
       seen.push_back(type + ":" + obj["metadata"].value("name", ""));
     }
@@ -300,7 +300,7 @@ TEST_CASE("watch resumes strictly after a resourceVersion and expires outside th
   WatchOptions sel;
   sel.labelSelector = "w=yes";
   REQUIRE(f.store.create(kCm, "default", cm("c", {{"w", "yes"}})).ok());
-  auto id2 = f.store.watch(kCm, "default", sel, [&](const std::string& type, const Json& obj) {
+  auto id2 = f.store.watch(kCm, "default", sel, [&](const std::string& type, const Json& obj, const std::string&) {
     filtered.push_back(type + ":" + obj["metadata"].value("name", ""));
     return true;
   });
@@ -314,15 +314,15 @@ TEST_CASE("watch resumes strictly after a resourceVersion and expires outside th
   for (int i = 0; i < 60; ++i) {
     REQUIRE(f.store.create(kCm, "default", cm("n" + std::to_string(i))).ok());
   }
-  auto old = f.store.watch(kCm, "default", o, [](const std::string&, const Json&) { return true; });
+  auto old = f.store.watch(kCm, "default", o, [](const std::string&, const Json&, const std::string&) { return true; });
   REQUIRE_FALSE(old.ok());
   CHECK(old.error().code == 410);
   CHECK(old.error().reason == "Expired");
   f.store.forceExpired(1);
   WatchOptions recent;
   recent.resourceVersion = std::to_string(f.store.resourceVersion());
-  CHECK(f.store.watch(kCm, "default", recent, [](const std::string&, const Json&) { return true; }).error().code == 410);
-  CHECK(f.store.watch(kCm, "default", recent, [](const std::string&, const Json&) { return true; }).ok());
+  CHECK(f.store.watch(kCm, "default", recent, [](const std::string&, const Json&, const std::string&) { return true; }).error().code == 410);
+  CHECK(f.store.watch(kCm, "default", recent, [](const std::string&, const Json&, const std::string&) { return true; }).ok());
 }
 
 TEST_CASE("subscribers see every write in order, and may write from the callback", "[store][subscribe]") {
@@ -349,4 +349,16 @@ TEST_CASE("deleting a CRD removes its objects and its resource", "[store][crd]")
   REQUIRE(f.store.remove(kCrd, "", "wahasessions.waha.io").ok());
   CHECK(f.store.get(kSessions, "default", "s").error().code == 404);
   CHECK_FALSE(f.registry.find(kSessions).has_value());
+}
+
+TEST_CASE("deleting a namespace deletes what it contains", "[store][namespace]") {
+  Fixture f;
+  const GVR ns{"", "v1", "namespaces"};
+  REQUIRE(f.store.create(ns, "", {{"metadata", {{"name", "team"}}}}).ok());
+  REQUIRE(f.store.create(kCm, "team", cm("a")).ok());
+  REQUIRE(f.store.create(kCm, "default", cm("a")).ok());
+  REQUIRE(f.store.remove(ns, "", "team").ok());
+  CHECK(f.store.get(kCm, "team", "a").error().code == 404);
+  CHECK(f.store.get(kCm, "default", "a").ok());
+  CHECK(f.store.create(kCm, "team", cm("b")).error().code == 404);
 }
