@@ -362,3 +362,35 @@ TEST_CASE("deleting a namespace deletes what it contains", "[store][namespace]")
   CHECK(f.store.get(kCm, "default", "a").ok());
   CHECK(f.store.create(kCm, "team", cm("b")).error().code == 404);
 }
+
+TEST_CASE("leases, events and RBAC kinds are stored with the usual rules", "[store][builtins]") {
+  Fixture f;
+  const GVR leases{"coordination.k8s.io", "v1", "leases"};
+  const GVR events{"events.k8s.io", "v1", "events"};
+  const GVR clusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles"};
+  auto lease = f.store.create(leases, "kube-system",
+                              {{"metadata", {{"name", "waha-operator"}}},
+                               {"spec", {{"holderIdentity", "a"}, {"leaseDurationSeconds", 15}}}});
+  REQUIRE(lease.ok());
+  // Leader election: two candidates update from the same resourceVersion; only one wins.
+  Json mine = *lease;
+  Json theirs = *lease;
+  mine["spec"]["holderIdentity"] = "b";
+  theirs["spec"]["holderIdentity"] = "c";
+  CHECK(f.store.update(leases, "kube-system", mine).ok());
+  CHECK(f.store.update(leases, "kube-system", theirs).error().code == 409);
+  CHECK((*f.store.get(leases, "kube-system", "waha-operator"))["spec"]["holderIdentity"] == "b");
+
+  auto ev = f.store.create(events, "default",
+                           {{"metadata", {{"generateName", "s1."}}}, {"reason", "Started"},
+                            {"regarding", {{"kind", "WahaSession"}, {"name", "s1"}}}});
+  REQUIRE(ev.ok());
+  CHECK((*ev)["apiVersion"] == "events.k8s.io/v1");
+  ListOptions byRegarding;
+  byRegarding.fieldSelector = "regarding.name=s1";
+  CHECK(f.store.listPage(events, "default", byRegarding)->items.size() == 1);
+
+  auto role = f.store.create(clusterRoles, "", {{"metadata", {{"name", "waha-operator"}}}, {"rules", Json::array()}});
+  REQUIRE(role.ok());
+  CHECK_FALSE((*role)["metadata"].contains("namespace"));  // cluster-scoped
+}
