@@ -1,0 +1,60 @@
+#pragma once
+
+// Read-only views of cached objects that both reconcilers need: what a worker pod is right now,
+// and which sessions a cluster or a worker holds.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+#include "common/clock.h"
+#include "kube/store.h"
+
+namespace waha::controller {
+
+using Json = nlohmann::json;
+
+// Store index names registered on the informers.
+inline constexpr const char* kByCluster = "byCluster";  // sessions and pods: "ns/cluster"
+inline constexpr const char* kByWorker = "byWorker";    // sessions: "ns/pod" of status.worker
+
+struct WorkerPod {
+  std::string ns;
+  std::string name;
+  std::string cluster;
+  std::string ip;
+  std::string node;
+  std::string uid;
+  bool ready = false;
+  bool terminating = false;  // deletionTimestamp set: it takes no new sessions
+  // When the Ready condition last changed (parsed from lastTransitionTime; empty if unknown).
+  std::optional<WallTime> readyChanged;
+};
+
+WorkerPod workerPodFrom(const Json& pod);
+// http://<pod IP>:3000: where the worker's WAHA API answers.
+std::string workerBaseUrl(const WorkerPod& pod);
+
+// Index functions for the informers.
+std::vector<std::string> sessionClusterIndex(const Json& session);
+std::vector<std::string> sessionWorkerIndex(const Json& session);
+std::vector<std::string> podClusterIndex(const Json& pod);
+
+// Worker pods of a cluster, sorted by name.
+std::vector<WorkerPod> clusterWorkers(const kube::Store& pods, const std::string& ns,
+                                      const std::string& cluster);
+
+// Typed sessions of a cluster (objects that fail to parse are skipped: they are reported by
+// their own reconcile).
+std::vector<api::WahaSession> clusterSessions(const kube::Store& sessions, const std::string& ns,
+                                              const std::string& cluster);
+
+// Secret value (base64-decoded `data[key]`, or `stringData[key]`); empty optional when absent.
+std::optional<std::string> secretValue(const kube::Store& secrets, const std::string& ns,
+                                       const std::string& name, const std::string& key);
+
+std::string base64Decode(const std::string& in);
+
+}  // namespace waha::controller

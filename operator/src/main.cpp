@@ -1,0 +1,235 @@
+// waha-operator: wiring only. Flags/env -> concrete adapters -> run.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "controller/manager.h"
+#include "http/client.h"
+#include "kube/config.h"
+#include "kube/event_recorder.h"
+#include "kube/leader_election.h"
+#include "kube/rest_client.h"
+#include "metrics/metrics.h"
+#include "metrics/server.h"
+#include "waha/http_client.h"
+
+namespace {
+
+using namespace waha;
+
+struct Flag {
+  std::string value;
+  const char* env;
+  const char* help;
+};
+
+// Every flag can also come from the environment (the Helm chart sets env); a flag wins.
+std::map<std::string, Flag> defaultFlags() {
+  return {
+      {"kubeconfig", {"", "KUBECONFIG_PATH", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"}},
+      {"context", {"", "WAHA_OPERATOR_CONTEXT", "kubeconfig context"}},
+      {"namespace", {"", "WAHA_OPERATOR_NAMESPACE", "watch only this namespace (default: all)"}},
+      {"metrics-bind-address", {"0.0.0.0:8080", "WAHA_OPERATOR_METRICS_ADDR", "address of /metrics, /healthz, /readyz"}},
+      {"leader-elect", {"true", "WAHA_OPERATOR_LEADER_ELECT", "use a Lease so only one replica reconciles"}},
+      {"leader-election-namespace", {"", "POD_NAMESPACE", "namespace of the Lease (default: the config's namespace)"}},
+      {"leader-election-id", {"waha-operator", "WAHA_OPERATOR_LEADER_ELECTION_ID", "name of the Lease"}},
+      {"session-workers", {"8", "WAHA_OPERATOR_SESSION_WORKERS", "concurrent WahaSession reconciles"}},
+      {"cluster-workers", {"2", "WAHA_OPERATOR_CLUSTER_WORKERS", "concurrent WahaCluster reconciles"}},
+      {"worker-sync-interval", {"5", "WAHA_OPERATOR_WORKER_SYNC_SECONDS", "seconds between two status polls of one WAHA worker"}},
+      {"waha-timeout", {"30", "WAHA_OPERATOR_WAHA_TIMEOUT_SECONDS", "timeout of start/stop/update calls to a worker (WAHA takes 3-13 s)"}},
+      {"log-level", {"info", "WAHA_OPERATOR_LOG_LEVEL", "debug|info|warn|error"}},
+      {"log-json", {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},
+  };
+}
+
+void usage(const std::map<std::string, Flag>& flags) {
+  std::cout << "waha-operator: runs WAHA sessions on a pool of WAHA worker pods.\n\n"
+               "Usage: waha-operator controller [--flag=value ...]\n\n"
+               "Subcommands:\n  controller   reconcile WahaClusters and WahaSessions\n\n"
+               "Flags (each also read from the environment variable shown):\n";
+  for (const auto& [name, f] : flags) {
+    std::cout << "  --" << name << " (" << f.env << ", default \"" << f.value << "\")\n      "
+              << f.help << "\n";
+  }
+}
+
+bool parseFlags(int argc, char** argv, std::map<std::string, Flag>& flags) {
+  for (auto& [name, f] : flags) {
+    if (const char* v = std::getenv(f.env); v != nullptr && *v != '\0') {
+      f.value = v;
+    }
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage(flags);
+      std::exit(0);
+    }
+    if (a.rfind("--", 0) != 0) {
+      std::cerr << "unexpected argument: " << a << "\n";
+      return false;
+    }
+    auto eq = a.find('=');
+    std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    auto it = flags.find(name);
+    if (it == flags.end()) {
+      std::cerr << "unknown flag --" << name << " (see --help)\n";
+      return false;
+    }
+    if (eq != std::string::npos) {
+      it->second.value = a.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      it->second.value = argv[++i];
+    } else {
+      std::cerr << "flag --" << name << " needs a value\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::atomic<bool> gStop{false};
+void onSignal(int) { gStop = true; }
+
+int toInt(const std::string& s, int fallback) {
+  try {
+    return std::stoi(s);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+int runController(std::map<std::string, Flag>& f) {
+  log::Level level;
+  if (!log::parseLevel(f["log-level"].value, level)) {
+    std::cerr << "--log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  log::setLevel(level);
+  log::setJson(f["log-json"].value == "true");
+
+  auto& clock = SteadyClock::instance();
+  StdRandom random;
+  auto config = kube::loadConfig({f["kubeconfig"].value, f["context"].value});
+  if (!config.ok()) {
+    log::error("cannot load Kubernetes config", {{"error", config.error().message}});
+    return 1;
+  }
+  metrics::Metrics metrics;
+  kube::RestOptions rest;
+  rest.onRequest = metrics.restClientHook();
+  auto kube = kube::RestKubeClient::fromConfig(*config, clock, random, rest);
+  if (!kube.ok()) {
+    log::error("cannot build the API client", {{"error", kube.error().message}});
+    return 1;
+  }
+  auto addr = f["metrics-bind-address"].value;
+  http::ServerOptions mopts;
+  auto colon = addr.rfind(':');
+  mopts.host = colon == std::string::npos || colon == 0 ? "0.0.0.0" : addr.substr(0, colon);
+  mopts.port = toInt(colon == std::string::npos ? addr : addr.substr(colon + 1), 8080);
+  metrics::MetricsServer server(metrics, mopts);
+
+  auto wahaHttp = http::makeCpprestClient({});
+  if (!wahaHttp.ok()) {
+    log::error("cannot build the WAHA HTTP client", {{"error", wahaHttp.error().message}});
+    return 1;
+  }
+  wahaapi::HttpWahaClientOptions wopts;
+  wopts.lifecycleTimeout = std::chrono::seconds(toInt(f["waha-timeout"].value, 30));
+  auto waha = wahaapi::makeHttpWahaClient(*wahaHttp, wopts);
+
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  kube::EventRecorderOptions eopts;
+  eopts.host = host;
+  kube::EventRecorder events(**kube, clock, eopts);
+
+  controller::ManagerOptions mo;
+  mo.ns = f["namespace"].value;
+  mo.sessionWorkers = toInt(f["session-workers"].value, 8);
+  mo.clusterWorkers = toInt(f["cluster-workers"].value, 2);
+  mo.sync.interval = std::chrono::seconds(toInt(f["worker-sync-interval"].value, 5));
+  controller::Manager manager(**kube, *waha, clock, random, &events, &metrics, mo);
+  server.addReadinessCheck("caches", [&manager] { return manager.synced(); });
+  if (auto st = server.start(); !st.ok()) {
+    log::error("cannot serve metrics", {{"error", st.error().message}});
+    return 1;
+  }
+  log::info("waha-operator starting", {{"server", config->server},
+                                       {"namespace", mo.ns.empty() ? "*" : mo.ns},
+                                       {"metrics", addr}});
+  if (auto st = manager.startCaches(); !st.ok()) {
+    log::error("caches did not sync", {{"error", st.error().message}});
+    return 1;
+  }
+
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::atomic<bool> lost{false};
+  if (f["leader-elect"].value == "true") {
+    kube::LeaderElectionConfig lc;
+    lc.ns = f["leader-election-namespace"].value.empty() ? config->namespace_
+                                                         : f["leader-election-namespace"].value;
+    lc.name = f["leader-election-id"].value;
+    lc.identity = std::string(host) + "_" + std::to_string(getpid());
+    metrics.registerLeaderElection(lc.name);
+    kube::LeaderCallbacks cb;
+    cb.onStartedLeading = [&manager] {
+      log::info("leading: reconciling");
+      manager.startControllers();
+    };
+    // Lost leadership: stop at once so two replicas never reconcile together.
+    cb.onStoppedLeading = [&lost] { lost = true; };
+    cb.onState = [&metrics, name = lc.name](bool leading) { metrics.setLeader(name, leading); };
+    elector = std::make_unique<kube::LeaderElector>(**kube, clock, lc, cb);
+    elector->start();
+  } else {
+    manager.startControllers();
+  }
+  while (!gStop && !lost) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log::info("waha-operator stopping", {{"reason", lost ? "lost leadership" : "signal"}});
+  manager.stop();
+  if (elector) {
+    elector->stop();  // releases the Lease: a standby takes over at once
+  }
+  events.stop();
+  server.stop();
+  return lost ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto flags = defaultFlags();
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    usage(flags);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  if (cmd != "controller") {
+    std::cerr << "unknown subcommand '" << cmd << "' (the hub is not built yet); see --help\n";
+    return 2;
+  }
+  if (!parseFlags(argc, argv, flags)) {
+    return 2;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return runController(flags);
+}
