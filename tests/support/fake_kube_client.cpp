@@ -321,6 +321,13 @@ void FakeKubeClient::sendBookmarks() {
   }
 }
 
+void FakeKubeClient::sendEvent(const kube::WatchEvent& event) {
+  std::lock_guard lk(mu_);
+  for (auto& w : watches_) {
+    w->push(event);
+  }
+}
+
 void FakeKubeClient::scriptListPages(const kube::ResourceRef& r,
                                      std::vector<kube::ListResult> pages) {
   std::lock_guard lk(mu_);

@@ -58,6 +58,9 @@ class FakeKubeClient : public kube::KubeClient {
   void setSilent(bool silent);
   // A BOOKMARK with the current RV on every open watch.
   void sendBookmarks();
+  // Any scripted event (e.g. an ERROR with another code) on every open watch; the store is not
+  // changed.
+  void sendEvent(const kube::WatchEvent& event);
   // The next list calls of `r` return these pages verbatim, in order.
   void scriptListPages(const kube::ResourceRef& r, std::vector<kube::ListResult> pages);
 

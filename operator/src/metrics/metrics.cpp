@@ -235,8 +235,8 @@ void Metrics::registerRestHost(std::string_view host) {
   }
 }
 
-std::function<void(int, std::string_view, std::string_view)> Metrics::restClientHook() {
-  return [this](int code, std::string_view method, std::string_view host) {
+std::function<void(const std::string&, int, const std::string&)> Metrics::restClientHook() {
+  return [this](const std::string& method, int code, const std::string& host) {
     restClientRequest(code, method, host);
   };
 }

@@ -49,7 +49,8 @@ class Metrics {
   // Creates the usual series for `host` up front (2xx/4xx/5xx codes of every verb at 0) so they
   // exist before the first request.
   void registerRestHost(std::string_view host);
-  std::function<void(int, std::string_view, std::string_view)> restClientHook();
+  // Shaped like kube::RestOptions::onRequest (method, code, host).
+  std::function<void(const std::string&, int, const std::string&)> restClientHook();
 
   // leader_election_master_status{name}: 1 while leading.
   void registerLeaderElection(const std::string& name);

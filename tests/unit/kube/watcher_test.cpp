@@ -381,3 +381,24 @@ TEST_CASE("driver: list and watch failures are retried with backoff") {
   REQUIRE(test::waitFor([&] { return d.rec.has(NT::Added, "ns/b"); }));
   d.w->stop();
 }
+
+TEST_CASE("driver: scripted list pages, then a scripted 410 ERROR event re-lists and deletes") {
+  Driven d;
+  d.client.scriptListPages(kPods, {page(0, 2, "50", "c"), page(2, 1, "50", "")});
+  d.start();
+  REQUIRE(test::waitFor([&] { return d.store.hasSynced() && d.client.openWatches() == 1; }));
+  CHECK(d.store.size() == 3);
+  auto calls = d.client.calls();
+  REQUIRE(calls.size() >= 3);
+  CHECK(calls[1].list.continueToken == "c");
+  CHECK(calls[2].watch.resourceVersion == "50");
+  d.client.sendEvent(gone());
+  // The server really holds nothing: the re-list reports all three as deleted.
+  REQUIRE(test::waitFor([&] {
+    return d.rec.has(NT::Deleted, "ns/p0") && d.rec.has(NT::Deleted, "ns/p1") &&
+           d.rec.has(NT::Deleted, "ns/p2");
+  }));
+  CHECK(d.store.size() == 0);
+  CHECK(d.w->relists() == 1);
+  d.w->stop();
+}

@@ -66,7 +66,7 @@ TEST_CASE("recorded values show up under the right labels") {
   c.queue().depth(7);
   m.restClientRequest(201, "POST", "api:443");
   m.restClientRequest(0, "GET", "api:443");
-  m.restClientHook()(201, "POST", "api:443");
+  m.restClientHook()("POST", 201, "api:443");
   m.setLeader("lock", true);
   std::string text = m.render();
   CHECK(sample(text, "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"success\"}") == "1");
