@@ -118,7 +118,13 @@ void Simulator::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   }
   if (r->path.rfind("/_sim/", 0) == 0) {
     // Test hooks ignore faults, so a test can always switch them off again.
-    respond(ex, admin(*r));
+    Reply reply;
+    try {
+      reply = admin(*r);
+    } catch (const std::exception& e) {
+      reply = wahaError(400, std::string("bad test hook request: ") + e.what());
+    }
+    respond(ex, reply);
     return;
   }
   Faults f = faults();
@@ -145,6 +151,9 @@ void Simulator::dispatch(std::shared_ptr<http::Request> req, std::shared_ptr<htt
   Reply reply;
   try {
     reply = route(*req);
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong type: NestJS' validation pipe answers 400.
+    reply = wahaError(400, std::string("invalid request body: ") + e.what());
   } catch (const std::exception& e) {
     reply = wahaError(500, std::string("simulator error: ") + e.what());
   }

@@ -152,6 +152,8 @@ TEST_CASE("session CRUD: create, duplicate, get, list, update, delete") {
   CHECK(js(put)["status"] == "STARTING");  // a running session restarts
   REQUIRE(h.waitStatus("beta", "SCAN_QR_CODE"));
   CHECK(h.call("PUT", "/api/sessions/zzz", "{}").status == 404);
+  CHECK(h.post("/api/sessions", {{"name", 12}}).status == 400);  // wrong type
+  CHECK(h.post("/api/sessions", {{"name", "bad/name"}}).status == 400);
 
   auto del = h.call("DELETE", "/api/sessions/beta");
   CHECK(del.status == 200);
