@@ -65,6 +65,19 @@ wh::http_request toCpprest(const ClientRequest& req, const web::uri& uri) {
   return msg;
 }
 
+// scheme://host[:port]: what one connection pool serves. IPv6 hosts keep their brackets.
+std::string baseOf(const web::uri& uri) {
+  std::string host = uri.host();
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    host = "[" + host + "]";
+  }
+  std::string base = uri.scheme() + "://" + host;
+  if (uri.port() > 0) {
+    base += ":" + std::to_string(uri.port());
+  }
+  return base;
+}
+
 Headers fromCpprest(const wh::http_headers& h) {
   Headers out;
   for (const auto& [name, value] : h) {
@@ -96,7 +109,11 @@ class CpprestStream final : public StreamHandle {
       // its next write and drops the connection.
       std::lock_guard<std::mutex> lk(state_->mu);
       if (state_->body) {
-        state_->body.close(std::ios_base::out).wait();
+        try {
+          state_->body.close(std::ios_base::out).wait();
+        } catch (const std::exception&) {
+          // Already closed or failed: either way the reader is no longer blocked on it.
+        }
       }
     }
     if (!thread_.joinable()) {
@@ -140,7 +157,9 @@ class CpprestClient final : public HttpClient {
     std::unique_ptr<web::uri> uri;
     try {
       uri = std::make_unique<web::uri>(req.url);
-      client = clientFor(*uri, req.timeout);
+      // Not from the cache: a watch holds its connection for minutes anyway, and each watch
+      // has its own (randomised) timeout, which would grow the cache without bound.
+      client = makeClient(*uri, req.timeout);
     } catch (const std::exception& e) {
       Error err = transportError(e, req.url);
       std::thread t([cb, err] { cb.onDone(err); });
@@ -219,21 +238,28 @@ class CpprestClient final : public HttpClient {
     if (timeout.count() <= 0) {
       timeout = options_.timeout;
     }
-    std::string base = uri.scheme() + "://" + uri.host() + ":" + std::to_string(uri.port());
-    std::string key = base + "|" + std::to_string(timeout.count());
+    std::string key = baseOf(uri) + "|" + std::to_string(timeout.count());
     std::lock_guard<std::mutex> lk(mu_);
     auto it = clients_.find(key);
     if (it != clients_.end()) {
       return it->second;
+    }
+    auto client = makeClient(uri, timeout);
+    clients_.emplace(key, client);
+    return client;
+  }
+
+  std::shared_ptr<whc::http_client> makeClient(const web::uri& uri,
+                                               std::chrono::milliseconds timeout) const {
+    if (timeout.count() <= 0) {
+      timeout = options_.timeout;
     }
     whc::http_client_config cfg;
     cfg.set_timeout(timeout);
     cfg.set_validate_certificates(!options_.tls.insecureSkipVerify);
     ClientTls tls = options_.tls;
     cfg.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) { configureTls(tls, ctx); });
-    auto client = std::make_shared<whc::http_client>(web::uri(base), cfg);
-    clients_.emplace(key, client);
-    return client;
+    return std::make_shared<whc::http_client>(web::uri(baseOf(uri)), cfg);
   }
 
   ClientOptions options_;
