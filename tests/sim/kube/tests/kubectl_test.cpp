@@ -206,3 +206,46 @@ TEST_CASE("kubectl: wait for a condition set through the status subresource", "[
   CHECK(status == 0);
   CHECK(wait.log().find("condition met") != std::string::npos);
 }
+
+TEST_CASE("kubectl: pods of a Deployment, wide columns, rollout status, cascading delete", "[kubectl][workloads]") {
+  KubeSim sim;
+  REQUIRE(sim.ready());
+  if (sim.kubectl({"get", "nodes", "-o", "name"}).out.empty()) {
+    WARN("kube-sim built without simulated workloads");
+    return;
+  }
+  std::string deploy = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: main
+        image: busybox
+)";
+  REQUIRE(sim.kubectl({"apply", "--validate=false", "-f", "-"}, deploy).exitCode == 0);
+  auto rollout = sim.kubectl({"rollout", "status", "deployment/web", "--timeout=30s"});
+  INFO(rollout.out << rollout.err);
+  CHECK(rollout.exitCode == 0);
+  auto wait = sim.kubectl({"wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=30s"});
+  CHECK(wait.exitCode == 0);
+  auto pods = sim.kubectl({"get", "pods", "-o", "wide"});
+  INFO(pods.out);
+  auto header = headerWords(pods.out);
+  REQUIRE(header.size() >= 7);
+  CHECK(std::vector<std::string>(header.begin(), header.begin() + 7) ==
+        std::vector<std::string>{"NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"});
+  CHECK(pods.out.find("Running") != std::string::npos);
+  CHECK(pods.out.find("127.") != std::string::npos);
+  REQUIRE(sim.kubectl({"delete", "deployment", "web", "--timeout=30s"}).exitCode == 0);
+  // Background GC: ReplicaSet and pods follow their owner.
+  CHECK(waitFor([&] {
+    auto left = sim.kubectl({"get", "pods,replicasets", "-o", "name"});
+    return left.exitCode == 0 && left.out.empty();
+  }, std::chrono::seconds(30), std::chrono::milliseconds(200)));
+}
