@@ -156,7 +156,28 @@ std::string podTemplateHash(const Json& podTemplate, int64_t collisionCount) {
   return out;
 }
 
+namespace {
+
+// Drops nulls and empty objects/arrays, as Go's semantic equality ignores the difference between
+// an omitted field and a zero one (kubectl sends "creationTimestamp": null and "resources": {}).
+void pruneEmpty(Json& j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end();) {
+      pruneEmpty(*it);
+      bool empty = it->is_null() || ((it->is_object() || it->is_array()) && it->empty());
+      it = empty ? j.erase(it) : std::next(it);
+    }
+  } else if (j.is_array()) {
+    for (auto& e : j) {
+      pruneEmpty(e);
+    }
+  }
+}
+
+}  // namespace
+
 Json withoutHashLabel(Json podTemplate) {
+  pruneEmpty(podTemplate);
   if (podTemplate.contains("metadata") && podTemplate["metadata"].contains("labels") &&
       podTemplate["metadata"]["labels"].is_object()) {
     auto& labels = podTemplate["metadata"]["labels"];

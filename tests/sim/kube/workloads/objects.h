@@ -36,7 +36,8 @@ bool nodeSelectorMatches(const Json& nodeSelector, const Json& nodeLabels);
 // The pod-template-hash the deployment controller gives a template: FNV-32a of the template,
 // written with the apiserver's "safe" alphabet (no vowels, so no words).
 std::string podTemplateHash(const Json& podTemplate, int64_t collisionCount);
-// A template without the pod-template-hash label (to compare an RS with its Deployment).
+// A template without the pod-template-hash label and without null/empty fields: the form in
+// which an RS's template is compared with its Deployment's.
 Json withoutHashLabel(Json podTemplate);
 // `n` characters of the safe alphabet, as the apiserver's generateName suffix.
 std::string randomSuffix(Random& random, int n = 5);

@@ -62,6 +62,12 @@ TEST_CASE("pod-template-hash is stable, template-dependent and uses the safe alp
   other["spec"]["containers"][0]["image"] = "y";
   CHECK(podTemplateHash(other, 0) != h);
   CHECK(podTemplateHash(t, 1) != h);
+  // What kubectl rollout undo writes back compares equal to the RS template it came from.
+  Json undone = withLabel;
+  undone["metadata"]["creationTimestamp"] = nullptr;
+  undone["spec"]["containers"][0]["resources"] = Json::object();
+  CHECK(withoutHashLabel(undone) == withoutHashLabel(t));
+  CHECK(podTemplateHash(undone, 0) == h);
   CHECK(h.find_first_not_of("bcdfghjklmnpqrstvwxz2456789") == std::string::npos);
 }
 
