@@ -322,8 +322,9 @@ Status DeploymentController::cleanupHistory(const Json& d, const std::vector<Jso
 Status DeploymentController::updateStatus(const Json& d, const Json& newRs,
                                           const std::vector<Json>& all) {
   int64_t desired = specReplicas(d);
-  int64_t replicas = 0, ready = 0, available = 0;
+  int64_t replicas = 0, ready = 0, available = 0, wanted = 0;
   for (const auto& rs : all) {
+    wanted += specReplicas(rs);
     replicas += intAt(rs, "/status/replicas", 0);
     ready += intAt(rs, "/status/readyReplicas", 0);
     available += intAt(rs, "/status/availableReplicas", 0);
@@ -339,7 +340,9 @@ Status DeploymentController::updateStatus(const Json& d, const Json& newRs,
     }
   }
   std::string now = formatRfc3339(clock_.wallNow());
-  bool minAvailable = available >= desired - rollingLimits(d).maxUnavailable;
+  // As the real controller: only a RollingUpdate tolerates unavailable pods.
+  bool rolling = strAt(d, "/spec/strategy/type", "RollingUpdate") == "RollingUpdate";
+  bool minAvailable = available >= desired - (rolling && desired > 0 ? rollingLimits(d).maxUnavailable : 0);
   bool complete = updated == desired && replicas == desired && available == desired &&
                   !newRs.is_null() && intAt(newRs, "/status/availableReplicas", 0) == desired;
   std::string rsName = newRs.is_null() ? "" : strAt(newRs, "/metadata/name");
@@ -349,7 +352,7 @@ Status DeploymentController::updateStatus(const Json& d, const Json& newRs,
   status["updatedReplicas"] = updated;
   status["readyReplicas"] = ready;
   status["availableReplicas"] = available;
-  status["unavailableReplicas"] = std::max<int64_t>(0, desired - available);
+  status["unavailableReplicas"] = std::max<int64_t>(0, wanted - available);
   status["conditions"] = Json::array(
       {condition("Available", minAvailable,
                  minAvailable ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
