@@ -271,9 +271,13 @@ Result<pid_t> spawnProcess(const std::string& command, const EnvList& env, const
     dup2(logFd, 2);
     // Sockets and files of kube-sim must not outlive it in its pods.
     syscall(SYS_close_range, 3U, ~0U, 0U);
+    // kube-sim blocks (sigwait) or ignores some signals; a container starts with the defaults.
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
+      signal(sig, SIG_DFL);
+    }
     execve(argv[0], const_cast<char* const*>(argv), envp.data());
     _exit(127);
   }
