@@ -4,6 +4,7 @@
 #include <utility>  // before Boost (1.74 + C++20)
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "fixture.h"
@@ -174,6 +175,8 @@ TEST_CASE("a pod runs a real process with its env resolved like a kubelet, resta
   CHECK(intAt(p, "/status/containerStatuses/0/lastState/terminated/exitCode", 0) == 137);
   CHECK(strAt(p, "/status/podIP") == strAt(pods[0], "/status/podIP"));  // same pod, same IP
   CHECK(wl.killProcess("default", "no-such-pod").error().code == 404);
+  wl.stop();
+  std::filesystem::remove_all(dir);  // kept for post-mortems only when a REQUIRE failed
 }
 
 TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeconds") {
@@ -220,6 +223,8 @@ TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeco
     REQUIRE(store.update(kPods, "default", p).ok());
   }
   CHECK(waitFor([&] { return store.list(kPods, "default").valueOr({}).empty(); }));
+  wl.stop();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("setNotReady forces a pod NotReady until lifted; liveness failures restart it") {
