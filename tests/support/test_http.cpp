@@ -9,6 +9,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <memory>
+#include <sys/socket.h>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace waha::test {
 namespace {
@@ -49,6 +53,34 @@ bool parseUrl(const std::string& url, Url& out) {
   return true;
 }
 
+// Synchronous Beast reads ignore tcp_stream's expiry (and Asio retries reads past SO_RCVTIMEO), so
+// a watchdog shuts the socket down at the deadline: a server that never answers fails the call
+// instead of hanging the test.
+class Watchdog {
+ public:
+  Watchdog(int fd, std::chrono::milliseconds timeout)
+      : thread_([this, fd, timeout] {
+          std::unique_lock<std::mutex> lk(mu_);
+          if (!cv_.wait_for(lk, timeout, [this] { return done_; })) {
+            ::shutdown(fd, SHUT_RDWR);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 // Runs `fn(stream)` over a plain or TLS stream connected to `u`.
 template <class Fn>
 void withStream(const Url& u, std::chrono::milliseconds timeout, Fn&& fn) {
@@ -61,12 +93,14 @@ void withStream(const Url& u, std::chrono::milliseconds timeout, Fn&& fn) {
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
     beast::get_lowest_layer(stream).expires_after(timeout);
     beast::get_lowest_layer(stream).connect(results);
+    Watchdog dog(beast::get_lowest_layer(stream).socket().native_handle(), timeout);
     stream.handshake(net::ssl::stream_base::client);
     fn(stream, beast::get_lowest_layer(stream));
   } else {
     beast::tcp_stream stream(ioc);
     stream.expires_after(timeout);
     stream.connect(results);
+    Watchdog dog(stream.socket().native_handle(), timeout);
     fn(stream, stream);
   }
 }

@@ -25,6 +25,15 @@ std::vector<std::string> sessionNameIndex(const Json& obj) {
           api::effectiveSessionName(*s)};
 }
 
+// A 409 means the cache was behind the API server: expected under load, not an error worth a
+// log line. The key comes back (rate-limited) and is reconciled against the fresher cache.
+Result<Action> quietConflicts(Result<Action> r) {
+  if (!r.ok() && r.error().code == 409) {
+    return Action::requeue();
+  }
+  return r;
+}
+
 std::string clusterKeyOfSession(const Json& obj) {
   auto v = sessionClusterIndex(obj);
   return v.empty() ? "" : v.front();
@@ -58,10 +67,12 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
 
   sessionRunner_ = std::make_unique<Runner>(
       RunnerOptions{"wahasession", options_.sessionWorkers, {}}, clock,
-      [this](const std::string& key) { return sessionReconciler_->reconcile(key); }, metrics);
+      [this](const std::string& key) { return quietConflicts(sessionReconciler_->reconcile(key)); },
+      metrics);
   clusterRunner_ = std::make_unique<Runner>(
       RunnerOptions{"wahacluster", options_.clusterWorkers, {}}, clock,
-      [this](const std::string& key) { return clusterReconciler_->reconcile(key); }, metrics);
+      [this](const std::string& key) { return quietConflicts(clusterReconciler_->reconcile(key)); },
+      metrics);
   ctx_->enqueueCluster = [this](const std::string& k) { clusterRunner_->queue().add(k); };
   ctx_->enqueueSession = [this](const std::string& k) { sessionRunner_->queue().add(k); };
   ctx_->enqueueSessionAfter = [this](const std::string& k, Duration d) {
