@@ -224,138 +224,90 @@ void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchang
     return;
   }
   if (name.empty()) {
-    if (req.method == "GET") {
-      auto w = req.queryParam("watch");
-      if (w && (*w == "true" || *w == "1")) {
-        serveWatch(req, ex, *info, ns);
-        return;
-      }
-      ListOptions o;
-      o.labelSelector = req.queryParam("labelSelector").value_or("");
-      o.fieldSelector = req.queryParam("fieldSelector").value_or("");
-      o.continueToken = req.queryParam("continue").value_or("");
-      o.limit = std::stoll(req.queryParam("limit").value_or("0"));
-      auto page = store_.listPage(gvr, ns, o);
-      if (!page) {
-        ex->respond(errorResponse(page.error()));
-        return;
-      }
-      Json meta = {{"resourceVersion", std::to_string(page->resourceVersion)}};
-      if (!page->continueToken.empty()) {
-        meta["continue"] = page->continueToken;
-        meta["remainingItemCount"] = page->remaining;
-      }
-      if (wantsTable(req)) {
-        ex->respond(jsonResponse(200, toTable(*info, page->items, meta)));
-        return;
-      }
-      ex->respond(jsonResponse(200, {{"kind", info->listKind()}, {"apiVersion", info->apiVersion()},
-                                     {"metadata", meta}, {"items", page->items}}));
-      return;
-    }
-    if (req.method == "POST") {
-      auto body = parseBody(req.body, true);
-      if (!body) {
-        ex->respond(errorResponse(body.error()));
-        return;
-      }
-      auto created = store_.create(gvr, ns, std::move(*body));
-      ex->respond(created ? jsonResponse(201, *created) : errorResponse(created.error()));
-      return;
-    }
-    if (req.method == "DELETE") {
-      auto items = store_.list(gvr, ns, req.queryParam("labelSelector").value_or(""));
-      if (!items) {
-        ex->respond(errorResponse(items.error()));
-        return;
-      }
-      for (const auto& item : *items) {
-        (void)store_.removeObject(gvr, ns, item["metadata"].value("name", ""), "Background");
-      }
-      ex->respond(jsonResponse(200, {{"kind", info->listKind()}, {"apiVersion", info->apiVersion()},
-                                     {"metadata", Json::object()}, {"items", *items}}));
-      return;
-    }
-    ex->respond(jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
+    serveCollection(req, ex, *info, ns);
     return;
   }
   if (!sub.empty() && !(sub == "status" && info->hasStatus) && !(sub == "scale" && info->scale)) {
     handled = false;
     return;
   }
+  serveItem(req, ex, *info, ns, name, sub);
+}
+
+void ApiServer::serveCollection(const http::Request& req, std::shared_ptr<http::Exchange> ex,
+                                const ResourceInfo& info, const std::string& ns) {
   if (req.method == "GET") {
-    auto obj = store_.get(gvr, ns, name);
+    auto w = req.queryParam("watch");
+    if (w && (*w == "true" || *w == "1")) {
+      serveWatch(req, ex, info, ns);
+      return;
+    }
+    ListOptions o;
+    o.labelSelector = req.queryParam("labelSelector").value_or("");
+    o.fieldSelector = req.queryParam("fieldSelector").value_or("");
+    o.continueToken = req.queryParam("continue").value_or("");
+    o.limit = std::stoll(req.queryParam("limit").value_or("0"));
+    auto page = store_.listPage(info.gvr, ns, o);
+    if (!page) {
+      ex->respond(errorResponse(page.error()));
+      return;
+    }
+    Json meta = {{"resourceVersion", std::to_string(page->resourceVersion)}};
+    if (!page->continueToken.empty()) {
+      meta["continue"] = page->continueToken;
+      meta["remainingItemCount"] = page->remaining;
+    }
+    if (wantsTable(req)) {
+      ex->respond(jsonResponse(200, toTable(info, page->items, meta)));
+      return;
+    }
+    ex->respond(jsonResponse(200, {{"kind", info.listKind()}, {"apiVersion", info.apiVersion()},
+                                   {"metadata", meta}, {"items", page->items}}));
+    return;
+  }
+  if (req.method == "POST") {
+    auto body = parseBody(req.body, true);
+    if (!body) {
+      ex->respond(errorResponse(body.error()));
+      return;
+    }
+    auto created = store_.create(info.gvr, ns, std::move(*body));
+    ex->respond(created ? jsonResponse(201, *created) : errorResponse(created.error()));
+    return;
+  }
+  if (req.method == "DELETE") {
+    auto items = store_.list(info.gvr, ns, req.queryParam("labelSelector").value_or(""));
+    if (!items) {
+      ex->respond(errorResponse(items.error()));
+      return;
+    }
+    for (const auto& item : *items) {
+      (void)store_.removeObject(info.gvr, ns, item["metadata"].value("name", ""), "Background");
+    }
+    ex->respond(jsonResponse(200, {{"kind", info.listKind()}, {"apiVersion", info.apiVersion()},
+                                   {"metadata", Json::object()}, {"items", *items}}));
+    return;
+  }
+  ex->respond(jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
+}
+
+void ApiServer::serveItem(const http::Request& req, std::shared_ptr<http::Exchange> ex, const ResourceInfo& info,
+                          const std::string& ns, const std::string& name, const std::string& sub) {
+  if (req.method == "GET") {
+    auto obj = store_.get(info.gvr, ns, name);
     if (!obj) {
       ex->respond(errorResponse(obj.error()));
     } else if (sub == "scale") {
-      ex->respond(jsonResponse(200, toScale(*info, *obj)));
+      ex->respond(jsonResponse(200, toScale(info, *obj)));
     } else if (wantsTable(req)) {
-      ex->respond(jsonResponse(200, toTable(*info, {*obj}, {{"resourceVersion", (*obj)["metadata"]["resourceVersion"]}})));
+      ex->respond(jsonResponse(200, toTable(info, {*obj}, {{"resourceVersion", (*obj)["metadata"]["resourceVersion"]}})));
     } else {
       ex->respond(jsonResponse(200, *obj));
     }
     return;
   }
   if (req.method == "PUT" || req.method == "PATCH") {
-    bool isPatch = req.method == "PATCH";
-    std::string ctype = req.header("Content-Type");
-    bool apply = isPatch && ctype.find("apply-patch") != std::string::npos;
-    std::string manager = req.queryParam("fieldManager").value_or("");
-    if (apply && manager.empty()) {
-      setErrorDetails({{"causes", {{{"reason", "FieldValueRequired"}, {"message", "Required value: is required for apply patch"}, {"field", "fieldManager"}}}}});
-      ex->respond(errorResponse(Error::make(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")));
-      return;
-    }
-    auto body = parseBody(req.body, apply || !isPatch);
-    if (!body) {
-      ex->respond(errorResponse(body.error()));
-      return;
-    }
-    if (!isPatch && sub != "scale") {
-      Json obj = std::move(*body);
-      if (!obj.is_object() || obj["metadata"].value("name", "") != name) {
-        ex->respond(errorResponse(Error::make(400, "BadRequest", "the name of the object (" +
-                                              (obj.is_object() ? obj["metadata"].value("name", "") : "") +
-                                              ") does not match the name on the URL (" + name + ")")));
-        return;
-      }
-      auto updated = store_.update(gvr, ns, std::move(obj), sub);
-      ex->respond(updated ? jsonResponse(200, *updated) : errorResponse(updated.error()));
-      return;
-    }
-    Json patch = std::move(*body);
-    ResourceInfo ri = *info;
-    auto mutate = [&](const Json& live) -> Result<Json> {
-      if (sub == "scale") {
-        Json scale = toScale(ri, live);
-        auto next = isPatch ? applyPatchType(ri, ctype, scale, patch, manager) : Result<Json>(patch);
-        if (!next) {
-          return next;
-        }
-        std::string wantRv = (*next)["metadata"].value("resourceVersion", "");
-        if (!wantRv.empty() && wantRv != live["metadata"].value("resourceVersion", "")) {
-          return conflictFor(ri, name);
-        }
-        Json out = live;
-        *pathRef(out, ri.scale->specReplicasPath, true) = (*next)["spec"].value("replicas", 0);
-        return out;
-      }
-      auto next = applyPatchType(ri, ctype, live, patch, manager);
-      if (!next) {
-        return next;
-      }
-      std::string wantRv = (*next)["metadata"].value("resourceVersion", "");
-      if (!wantRv.empty() && wantRv != live["metadata"].value("resourceVersion", "")) {
-        return conflictFor(ri, name);
-      }
-      return next;
-    };
-    auto result = store_.modify(gvr, ns, name, mutate, sub == "scale" ? "" : sub, apply);
-    if (result && sub == "scale") {
-      ex->respond(jsonResponse(200, toScale(*info, *result)));
-      return;
-    }
-    ex->respond(result ? jsonResponse(200, *result) : errorResponse(result.error()));
+    serveWrite(req, ex, info, ns, name, sub);
     return;
   }
   if (req.method == "DELETE") {
@@ -373,11 +325,76 @@ void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchang
         }
       }
     }
-    auto removed = store_.removeObject(gvr, ns, name, propagation, preRv);
+    auto removed = store_.removeObject(info.gvr, ns, name, propagation, preRv);
     ex->respond(removed ? jsonResponse(200, *removed) : errorResponse(removed.error()));
     return;
   }
   ex->respond(jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
+}
+
+// PUT and PATCH of an object or its /status or /scale.
+void ApiServer::serveWrite(const http::Request& req, std::shared_ptr<http::Exchange> ex, const ResourceInfo& info,
+                           const std::string& ns, const std::string& name, const std::string& sub) {
+  bool isPatch = req.method == "PATCH";
+  std::string ctype = req.header("Content-Type");
+  bool apply = isPatch && ctype.find("apply-patch") != std::string::npos;
+  std::string manager = req.queryParam("fieldManager").value_or("");
+  if (apply && manager.empty()) {
+    setErrorDetails({{"causes", {{{"reason", "FieldValueRequired"}, {"message", "Required value: is required for apply patch"}, {"field", "fieldManager"}}}}});
+    ex->respond(errorResponse(Error::make(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")));
+    return;
+  }
+  auto body = parseBody(req.body, apply || !isPatch);
+  if (!body) {
+    ex->respond(errorResponse(body.error()));
+    return;
+  }
+  if (!isPatch && sub != "scale") {
+    Json obj = std::move(*body);
+    if (!obj.is_object() || obj["metadata"].value("name", "") != name) {
+      ex->respond(errorResponse(Error::make(400, "BadRequest", "the name of the object (" +
+                                            (obj.is_object() ? obj["metadata"].value("name", "") : "") +
+                                            ") does not match the name on the URL (" + name + ")")));
+      return;
+    }
+    auto updated = store_.update(info.gvr, ns, std::move(obj), sub);
+    ex->respond(updated ? jsonResponse(200, *updated) : errorResponse(updated.error()));
+    return;
+  }
+  Json patch = std::move(*body);
+  ResourceInfo ri = info;
+  auto mutate = [&](const Json& live) -> Result<Json> {
+    if (sub == "scale") {
+      Json scale = toScale(ri, live);
+      auto next = isPatch ? applyPatchType(ri, ctype, scale, patch, manager) : Result<Json>(patch);
+      if (!next) {
+        return next;
+      }
+      std::string wantRv = (*next)["metadata"].value("resourceVersion", "");
+      if (!wantRv.empty() && wantRv != live["metadata"].value("resourceVersion", "")) {
+        return conflictFor(ri, name);
+      }
+      Json out = live;
+      *pathRef(out, ri.scale->specReplicasPath, true) = (*next)["spec"].value("replicas", 0);
+      return out;
+    }
+    auto next = applyPatchType(ri, ctype, live, patch, manager);
+    if (!next) {
+      return next;
+    }
+    std::string wantRv = (*next)["metadata"].value("resourceVersion", "");
+    if (!wantRv.empty() && wantRv != live["metadata"].value("resourceVersion", "")) {
+      return conflictFor(ri, name);
+    }
+    return next;
+  };
+  auto result = store_.modify(info.gvr, ns, name, mutate, sub == "scale" ? "" : sub, apply);
+  if (result && sub == "scale") {
+    ex->respond(jsonResponse(200, toScale(info, *result)));
+    return;
+  }
+  ex->respond(result ? jsonResponse(200, *result) : errorResponse(result.error()));
+  return;
 }
 
 void ApiServer::serveWatch(const http::Request& req, std::shared_ptr<http::Exchange> ex,
