@@ -218,6 +218,33 @@ Json toTable(const ResourceInfo& info, const std::vector<Json>& items, const Jso
                [](const Json& o) { return Json(o.value("status", Json::object()).value("replicas", 0)); },
                [](const Json& o) { return Json(o.value("status", Json::object()).value("readyReplicas", 0)); },
                [](const Json& o) { return Json(age(o)); }};
+  } else if (res == "events") {
+    // kubectl get events: LAST SEEN TYPE REASON OBJECT MESSAGE (core v1 and events.k8s.io/v1).
+    for (const char* n : {"Last Seen", "Type", "Reason", "Object", "Message"}) {
+      cols.push_back(column(n, "string"));
+    }
+    getters = {[](const Json& o) {
+                 for (const char* k : {"lastTimestamp", "eventTime", "deprecatedLastTimestamp"}) {
+                   if (o.contains(k) && o[k].is_string()) {
+                     return cellFor("date", o[k]);
+                   }
+                 }
+                 return Json(age(o));
+               },
+               [](const Json& o) { return Json(o.value("type", "")); },
+               [](const Json& o) { return Json(o.value("reason", "")); },
+               [](const Json& o) {
+                 const Json& ref = o.contains("regarding") ? o["regarding"] : o.value("involvedObject", Json::object());
+                 std::string kind = ref.value("kind", "");
+                 std::transform(kind.begin(), kind.end(), kind.begin(), ::tolower);
+                 return Json(kind + "/" + ref.value("name", ""));
+               },
+               [](const Json& o) { return Json(o.contains("note") ? o.value("note", "") : o.value("message", "")); }};
+  } else if (res == "leases") {
+    cols.push_back(column("Holder", "string"));
+    cols.push_back(column("Age", "string"));
+    getters = {[](const Json& o) { return Json(o.value("spec", Json::object()).value("holderIdentity", "")); },
+               [](const Json& o) { return Json(age(o)); }};
   } else if (res == "namespaces" || res == "nodes") {
     cols.push_back(column("Status", "string"));
     cols.push_back(column("Age", "string"));

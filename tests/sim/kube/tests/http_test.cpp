@@ -116,6 +116,20 @@ TEST_CASE("http: bookmarks, timeoutSeconds and table watches", "[http]") {
   REQUIRE(table.size() == 1);
   CHECK(table[0]["object"]["kind"] == "Table");
   CHECK(table[0]["object"]["rows"][0]["cells"][0] == "a");
+
+  // kubectl get events prints the familiar columns from the server's table.
+  REQUIRE(httpRequest("POST", sim.url("/api/v1/namespaces/default/events"),
+                      R"({"metadata":{"name":"e1"},"type":"Warning","reason":"Failed","message":"boom",
+                          "involvedObject":{"kind":"WahaSession","name":"s1"}})", sim.auth()).status == 201);
+  auto evTable = Json::parse(httpGet(sim.url("/api/v1/namespaces/default/events"),
+                                    {{"Authorization", sim.auth()["Authorization"]},
+                                     {"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}}).body);
+  std::vector<std::string> names;
+  for (const auto& c : evTable["columnDefinitions"]) {
+    names.push_back(c["name"]);
+  }
+  CHECK(names == std::vector<std::string>{"Name", "Last Seen", "Type", "Reason", "Object", "Message"});
+  CHECK(evTable["rows"][0]["cells"][4] == "wahasession/s1");
 }
 
 TEST_CASE("http: faults cut watches, expire the next watch and fail writes with 429", "[http][faults]") {
