@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/base64.h"
 #include "controller/worker_template.h"
 
 namespace waha::controller {
@@ -111,30 +112,6 @@ std::vector<api::WahaSession> clusterSessions(const kube::Store& sessions, const
   return out;
 }
 
-std::string base64Decode(const std::string& in) {
-  static const std::string chars =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0;
-  int bits = -8;
-  for (unsigned char c : in) {
-    if (c == '=') {
-      break;
-    }
-    auto pos = chars.find(static_cast<char>(c));
-    if (pos == std::string::npos) {
-      continue;  // whitespace and line breaks
-    }
-    val = (val << 6) + static_cast<int>(pos);
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xFF));
-      bits -= 8;
-    }
-  }
-  return out;
-}
-
 std::optional<std::string> secretValue(const kube::Store& secrets, const std::string& ns,
                                        const std::string& name, const std::string& key) {
   auto s = secrets.get(kube::objectKey(ns, name));
@@ -143,7 +120,7 @@ std::optional<std::string> secretValue(const kube::Store& secrets, const std::st
   }
   if (s->contains("data") && (*s)["data"].is_object() && (*s)["data"].contains(key) &&
       (*s)["data"][key].is_string()) {
-    return base64Decode((*s)["data"][key].get<std::string>());
+    return base64Decode((*s)["data"][key].get<std::string>()).value_or("");
   }
   if (s->contains("stringData") && (*s)["stringData"].is_object() &&
       (*s)["stringData"].contains(key) && (*s)["stringData"][key].is_string()) {

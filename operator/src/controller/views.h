@@ -55,6 +55,4 @@ std::vector<api::WahaSession> clusterSessions(const kube::Store& sessions, const
 std::optional<std::string> secretValue(const kube::Store& secrets, const std::string& ns,
                                        const std::string& name, const std::string& key);
 
-std::string base64Decode(const std::string& in);
-
 }  // namespace waha::controller

@@ -68,7 +68,8 @@ Result<std::string> stringField(const Entry& e, const std::string& key) {
 }
 
 // Reads "-data" (base64) or the file named by `fileKey`; "" when neither is set.
-Result<std::string> pemField(const Entry& e, const std::string& fileKey, const std::string& marker) {
+Result<std::string> pemField(const Entry& e, const std::string& fileKey,
+                             const std::string& marker) {
   auto data = stringField(e, fileKey + "-data");
   if (!data.ok()) {
     return data.error();
@@ -141,8 +142,8 @@ Status mergeFile(const std::string& file, Merged& m) {
   try {
     root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
-    return configError(file, "", "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " +
-                                     e.msg);
+    return configError(file, "",
+                       "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   if (root.IsNull()) {
     return configError(file, "", "empty file");
@@ -153,9 +154,9 @@ Status mergeFile(const std::string& file, Merged& m) {
   if (root["kind"] && root["kind"].IsScalar() && root["kind"].as<std::string>() != "Config") {
     return configError(file, "kind", "must be Config, not " + root["kind"].as<std::string>());
   }
-  for (auto [list, inner, into] : {std::tuple{"clusters", "cluster", &m.clusters},
-                                   std::tuple{"users", "user", &m.users},
-                                   std::tuple{"contexts", "context", &m.contexts}}) {
+  for (auto [list, inner, into] :
+       {std::tuple{"clusters", "cluster", &m.clusters}, std::tuple{"users", "user", &m.users},
+        std::tuple{"contexts", "context", &m.contexts}}) {
     if (auto st = mergeList(file, root, list, inner, *into); !st.ok()) {
       return st;
     }
@@ -330,8 +331,9 @@ Result<Config> loadInCluster(const Getenv& getenv, const std::string& dir) {
   auto host = getenv("KUBERNETES_SERVICE_HOST");
   auto port = getenv("KUBERNETES_SERVICE_PORT");
   if (!host || host->empty() || !port || port->empty()) {
-    return Error::make(0, "InvalidConfig",
-                       "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+    return Error::make(
+        0, "InvalidConfig",
+        "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
   }
   Config out;
   std::string h = host->find(':') != std::string::npos ? "[" + *host + "]" : *host;
@@ -383,9 +385,9 @@ Result<Config> loadConfig(const LoadOptions& opts) {
   if (home && readWholeFile(path)) {
     return loadKubeconfig({path}, opts.context);
   }
-  return Error::make(0, "InvalidConfig",
-                     "no configuration: no --kubeconfig, no $KUBECONFIG, not in a cluster, and no " +
-                         path);
+  return Error::make(
+      0, "InvalidConfig",
+      "no configuration: no --kubeconfig, no $KUBECONFIG, not in a cluster, and no " + path);
 }
 
 Getenv processEnv() {
@@ -417,44 +419,6 @@ std::string TokenSource::token() {
     readAt_ = now;
   }
   return cached_;
-}
-
-std::optional<std::string> decodeBase64(const std::string& in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  size_t pad = 0;
-  for (char c : in) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-      continue;
-    }
-    if (c == '=') {
-      ++pad;
-      continue;
-    }
-    int v = value(c);
-    if (v < 0 || pad > 0) {
-      return std::nullopt;
-    }
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xFF));
-    }
-  }
-  if (pad > 2 || bits >= 6) {
-    return std::nullopt;
-  }
-  return out;
 }
 
 }  // namespace waha::kube

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "http/client.h"
@@ -15,18 +16,18 @@
 namespace waha::kube {
 
 struct Config {
-  std::string server;       // https://host:port, no trailing slash
-  std::string caPem;        // from certificate-authority(-data) or the service-account ca.crt
+  std::string server;  // https://host:port, no trailing slash
+  std::string caPem;   // from certificate-authority(-data) or the service-account ca.crt
   std::string clientCertPem;
   std::string clientKeyPem;
   bool insecureSkipTlsVerify = false;
-  std::string token;        // static bearer token
-  std::string tokenFile;    // re-read periodically (bound service-account tokens rotate)
-  std::string username;     // basic auth, when no token is given
+  std::string token;      // static bearer token
+  std::string tokenFile;  // re-read periodically (bound service-account tokens rotate)
+  std::string username;   // basic auth, when no token is given
   std::string password;
   std::string namespace_ = "default";  // the context's (or service account's) namespace
-  std::string context;      // context name; empty in-cluster
-  std::string source;       // "kubeconfig <paths>" or "in-cluster", for logs
+  std::string context;                 // context name; empty in-cluster
+  std::string source;                  // "kubeconfig <paths>" or "in-cluster", for logs
 
   http::ClientOptions clientOptions() const;
 };
@@ -74,6 +75,6 @@ class TokenSource {
 };
 
 // Base64 (standard alphabet, padding optional, whitespace ignored); nullopt on bad input.
-std::optional<std::string> decodeBase64(const std::string& in);
+inline std::optional<std::string> decodeBase64(const std::string& in) { return base64Decode(in); }
 
 }  // namespace waha::kube

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 
+#include "common/base64.h"
 #include "common/log.h"
 
 namespace waha::kube {
@@ -12,30 +13,49 @@ namespace {
 
 const char* reasonForCode(int code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 406: return "NotAcceptable";
-    case 409: return "Conflict";
-    case 410: return "Expired";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 503: return "ServiceUnavailable";
-    case 504: return "Timeout";
-    default: return code >= 500 ? "InternalError" : "Unknown";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 406:
+      return "NotAcceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Expired";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Invalid";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return code >= 500 ? "InternalError" : "Unknown";
   }
 }
 
 const char* patchContentType(PatchType t) {
   switch (t) {
-    case PatchType::Merge: return "application/merge-patch+json";
-    case PatchType::Json: return "application/json-patch+json";
-    case PatchType::StrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::Apply: return "application/apply-patch+yaml";
+    case PatchType::Merge:
+      return "application/merge-patch+json";
+    case PatchType::Json:
+      return "application/json-patch+json";
+    case PatchType::StrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::Apply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }
@@ -55,32 +75,12 @@ std::string hostOf(const std::string& server) {
   return server.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
-std::string base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned val = 0;
-  int bits = -6;
-  for (unsigned char c : in) {
-    val = (val << 8) + c;
-    bits += 8;
-    while (bits >= 0) {
-      out.push_back(t[(val >> bits) & 0x3F]);
-      bits -= 6;
-    }
-  }
-  if (bits > -6) {
-    out.push_back(t[((val << 8) >> (bits + 8)) & 0x3F]);
-  }
-  while (out.size() % 4 != 0) {
-    out.push_back('=');
-  }
-  return out;
-}
-
 bool parseEventType(const std::string& s, WatchEvent::Type& out) {
   static const std::pair<const char*, WatchEvent::Type> kTypes[] = {
-      {"ADDED", WatchEvent::Type::Added},       {"MODIFIED", WatchEvent::Type::Modified},
-      {"DELETED", WatchEvent::Type::Deleted},   {"BOOKMARK", WatchEvent::Type::Bookmark},
+      {"ADDED", WatchEvent::Type::Added},
+      {"MODIFIED", WatchEvent::Type::Modified},
+      {"DELETED", WatchEvent::Type::Deleted},
+      {"BOOKMARK", WatchEvent::Type::Bookmark},
       {"ERROR", WatchEvent::Type::Error}};
   for (const auto& [name, type] : kTypes) {
     if (s == name) {
@@ -163,7 +163,7 @@ http::Headers RestKubeClient::baseHeaders() const {
   if (!token.empty()) {
     h.set("Authorization", "Bearer " + token);
   } else if (!opts_.username.empty()) {
-    h.set("Authorization", "Basic " + base64(opts_.username + ":" + opts_.password));
+    h.set("Authorization", "Basic " + base64Encode(opts_.username + ":" + opts_.password));
   }
   return h;
 }
@@ -193,7 +193,8 @@ void RestKubeClient::throttle() {
     // Take the token now (possibly going negative): callers queue up in arrival order.
     tokens_ -= 1;
     if (tokens_ < 0) {
-      delay = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / opts_.qps));
+      delay =
+          std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / opts_.qps));
     }
   }
   if (delay.count() > 0) {
@@ -202,8 +203,8 @@ void RestKubeClient::throttle() {
 }
 
 Result<http::Response> RestKubeClient::call(const std::string& method, const std::string& target,
-                                            const std::string& body,
-                                            const std::string& contentType, bool idempotent) {
+                                            const std::string& body, const std::string& contentType,
+                                            bool idempotent) {
   Backoff backoff(opts_.backoffBase, opts_.backoffMax, random_, 2.0, 0.5);
   for (int attempt = 1;; ++attempt) {
     throttle();
@@ -231,10 +232,11 @@ Result<http::Response> RestKubeClient::call(const std::string& method, const std
         }
       }
     }
-    log::debug("retrying kube request",
-               {{"method", method}, {"path", target}, {"code", std::to_string(code)},
-                {"attempt", std::to_string(attempt)},
-                {"delay_ms", std::to_string(delay.count() / 1000000)}});
+    log::debug("retrying kube request", {{"method", method},
+                                         {"path", target},
+                                         {"code", std::to_string(code)},
+                                         {"attempt", std::to_string(attempt)},
+                                         {"delay_ms", std::to_string(delay.count() / 1000000)}});
     wait(delay);
   }
 }
@@ -316,9 +318,8 @@ Result<Json> RestKubeClient::update(const ResourceRef& r, const std::string& ns,
 }
 
 Result<Json> RestKubeClient::patch(const ResourceRef& r, const std::string& ns,
-                                   const std::string& name, PatchType type,
-                                   const std::string& body, const PatchOptions& opts,
-                                   const std::string& subresource) {
+                                   const std::string& name, PatchType type, const std::string& body,
+                                   const PatchOptions& opts, const std::string& subresource) {
   if (type == PatchType::Apply && opts.fieldManager.empty()) {
     return Error::make(400, "BadRequest", "server-side apply needs a fieldManager");
   }
@@ -329,8 +330,8 @@ Result<Json> RestKubeClient::patch(const ResourceRef& r, const std::string& ns,
                   type != PatchType::Json);
 }
 
-Status RestKubeClient::remove(const ResourceRef& r, const std::string& ns,
-                              const std::string& name, const DeleteOptions& opts) {
+Status RestKubeClient::remove(const ResourceRef& r, const std::string& ns, const std::string& name,
+                              const DeleteOptions& opts) {
   Json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
   if (!opts.propagationPolicy.empty()) {
     body["propagationPolicy"] = opts.propagationPolicy;
@@ -378,8 +379,8 @@ std::unique_ptr<WatchHandle> RestKubeClient::watch(const ResourceRef& r, const s
     WatchEvent ev;
     if (j.is_discarded() || !j.is_object() || !j["type"].is_string() ||
         !parseEventType(j["type"].get<std::string>(), ev.type) || !j["object"].is_object()) {
-      *bad = Error::make(0, "InvalidWatchEvent",
-                         "malformed watch event: " + line.substr(0, 200), true);
+      *bad = Error::make(0, "InvalidWatchEvent", "malformed watch event: " + line.substr(0, 200),
+                         true);
       return false;
     }
     ev.object = std::move(j["object"]);

@@ -20,6 +20,7 @@
 #ifdef WAHA_KUBE_SIM_WORKLOADS
 #include "workloads/workloads.h"
 #endif
+#include "common/base64.h"
 
 namespace {
 
@@ -55,14 +56,6 @@ Faults (kube-sim fault ...): cut-watches | expire-watches count=N | latency ms=N
   pod-not-ready namespace=NS pod=P | pod-ready namespace=NS pod=P | status
 )";
 
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 std::string randomToken() {
   unsigned char raw[16];
   RAND_bytes(raw, sizeof raw);
@@ -90,11 +83,16 @@ bool writeAtomically(const std::string& path, const std::string& content) {
 
 std::string kubeconfig(int httpsPort, const std::string& caPem, const std::string& token) {
   return "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n"
-         "    server: https://127.0.0.1:" + std::to_string(httpsPort) + "\n"
-         "    certificate-authority-data: " + base64(caPem) + "\n"
+         "    server: https://127.0.0.1:" +
+         std::to_string(httpsPort) +
+         "\n"
+         "    certificate-authority-data: " +
+         waha::base64Encode(caPem) +
+         "\n"
          "contexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n"
          "    namespace: default\ncurrent-context: kube-sim\nusers:\n- name: kube-sim\n  user:\n"
-         "    token: " + token + "\n";
+         "    token: " +
+         token + "\n";
 }
 
 // The fault CLI: one plain-HTTP request to the running kube-sim's /admin endpoint.
@@ -129,8 +127,8 @@ int faultCommand(int argc, char** argv) {
     return 1;
   }
   std::string req = "POST /admin/" + fault + (query.empty() ? "" : "?" + query) +
-                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + ports.value("token", "") +
-                    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                    ports.value("token", "") + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   (void)!write(fd, req.data(), req.size());
   std::string resp;
   char buf[4096];
@@ -197,7 +195,8 @@ int main(int argc, char** argv) {
     ao.httpsPort = std::stoi(flag("--https-port", "0"));
     ao.token = flag("--token", randomToken());
     ao.threads = std::stoi(flag("--threads", "2"));
-    ao.bookmarkInterval = std::chrono::milliseconds(std::stoi(flag("--bookmark-interval-ms", "1000")));
+    ao.bookmarkInterval =
+        std::chrono::milliseconds(std::stoi(flag("--bookmark-interval-ms", "1000")));
     waha::sim::ApiServer server(store, ao);
     if (auto st = server.start(); !st) {
       waha::log::error("kube-sim cannot start", {{"error", st.error().str()}});
@@ -210,23 +209,32 @@ int main(int argc, char** argv) {
     wo.nodes = std::stoi(flag("--nodes", "3"));
     wo.stateDir = flag("--state-dir", "");
     waha::sim::Workloads workloads(store, wo);
+    store.setGracefulPodDeletion(true);
     workloads.start();
-    server.setPodFaultHooks(waha::sim::PodFaultHooks{
-        [&](const std::string& ns, const std::string& pod) { return workloads.killProcess(ns, pod); },
-        [&](const std::string& ns, const std::string& pod, bool on) { return workloads.setNotReady(ns, pod, on); }});
+    server.setPodFaultHooks(
+        waha::sim::PodFaultHooks{[&](const std::string& ns, const std::string& pod) {
+                                   return workloads.killProcess(ns, pod);
+                                 },
+                                 [&](const std::string& ns, const std::string& pod, bool on) {
+                                   return workloads.setNotReady(ns, pod, on);
+                                 }});
 #else
     if (!flag("--pod-command", "").empty()) {
       waha::log::warn("kube-sim built without simulated workloads: --pod-command ignored");
     }
 #endif
     std::string kcPath = flag("--kubeconfig-out", "");
-    if (!kcPath.empty() && !writeAtomically(kcPath, kubeconfig(server.httpsPort(), server.caPem(), ao.token))) {
+    if (!kcPath.empty() &&
+        !writeAtomically(kcPath, kubeconfig(server.httpsPort(), server.caPem(), ao.token))) {
       waha::log::error("cannot write kubeconfig", {{"path", kcPath}});
       return 1;
     }
     std::string portFile = flag("--port-file", "");
-    Json ports = {{"http", server.httpPort()}, {"https", server.httpsPort()}, {"kubeconfig", kcPath},
-                  {"token", ao.token}, {"pid", static_cast<int>(getpid())}};
+    Json ports = {{"http", server.httpPort()},
+                  {"https", server.httpsPort()},
+                  {"kubeconfig", kcPath},
+                  {"token", ao.token},
+                  {"pid", static_cast<int>(getpid())}};
     if (!portFile.empty() && !writeAtomically(portFile, ports.dump() + "\n")) {
       waha::log::error("cannot write port file", {{"path", portFile}});
       return 1;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/backoff.h"
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/result.h"
@@ -96,10 +97,27 @@ TEST_CASE("Logs are key=value or JSON, and URLs lose their passwords") {
   log::setLevel(log::Level::Info);
   log::setSink(nullptr);
 
-  REQUIRE(log::redactUrl("postgres://waha:s3cret@db:5432/waha") == "postgres://waha:***@db:5432/waha");
+  REQUIRE(log::redactUrl("postgres://waha:s3cret@db:5432/waha") ==
+          "postgres://waha:***@db:5432/waha");
   REQUIRE(log::redactUrl("http://host/path@x") == "http://host/path@x");
   log::Level lv;
   REQUIRE(log::parseLevel("debug", lv));
   REQUIRE(lv == log::Level::Debug);
   REQUIRE_FALSE(log::parseLevel("loud", lv));
+}
+
+TEST_CASE("base64 encodes and decodes, strictly") {
+  REQUIRE(base64Encode("") == "");
+  REQUIRE(base64Encode("f") == "Zg==");
+  REQUIRE(base64Encode("fo") == "Zm8=");
+  REQUIRE(base64Encode("foo") == "Zm9v");
+  REQUIRE(base64Encode("hello world") == "aGVsbG8gd29ybGQ=");
+  REQUIRE(base64Decode("aGVsbG8gd29ybGQ=") == "hello world");
+  REQUIRE(base64Decode("aGVs\nbG8") == "hello");  // line breaks skipped, padding optional
+  REQUIRE_FALSE(base64Decode("aGV*bG8=").has_value());
+  std::string all;
+  for (int i = 0; i < 256; ++i) {
+    all.push_back(static_cast<char>(i));
+  }
+  REQUIRE(base64Decode(base64Encode(all)) == all);
 }

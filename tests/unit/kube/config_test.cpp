@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "common/base64.h"
 #include "kube/config.h"
 #include "support/paths.h"
 
@@ -14,27 +15,7 @@ namespace {
 const std::string kCaPem = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 const std::string kKeyPem = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n";
 
-std::string b64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned val = 0;
-  int bits = -6;
-  for (unsigned char c : in) {
-    val = (val << 8) + c;
-    bits += 8;
-    while (bits >= 0) {
-      out.push_back(t[(val >> bits) & 0x3F]);
-      bits -= 6;
-    }
-  }
-  if (bits > -6) {
-    out.push_back(t[((val << 8) >> (bits + 8)) & 0x3F]);
-  }
-  while (out.size() % 4 != 0) {
-    out.push_back('=');
-  }
-  return out;
-}
+std::string b64(const std::string& in) { return waha::base64Encode(in); }
 
 struct TempDir {
   std::string path = test::makeTempDir("kubeconfig");
@@ -59,8 +40,12 @@ Getenv envOf(std::map<std::string, std::string> vars) {
 
 std::string validFile(const std::string& server = "https://10.0.0.1:6443") {
   return "apiVersion: v1\nkind: Config\ncurrent-context: dev\n"
-         "clusters:\n- name: c1\n  cluster:\n    server: " + server + "\n"
-         "    certificate-authority-data: " + b64(kCaPem) + "\n"
+         "clusters:\n- name: c1\n  cluster:\n    server: " +
+         server +
+         "\n"
+         "    certificate-authority-data: " +
+         b64(kCaPem) +
+         "\n"
          "users:\n- name: u1\n  user:\n    token: abc123\n"
          "contexts:\n- name: dev\n  context:\n    cluster: c1\n    user: u1\n    namespace: team\n";
 }
@@ -91,8 +76,10 @@ TEST_CASE("File references are resolved relative to the kubeconfig's directory")
                       "clusters:\n- name: c\n  cluster:\n    server: https://k:443/\n"
                       "    certificate-authority: ca.crt\n"
                       "users:\n- name: u\n  user:\n    client-certificate: client.crt\n"
-                      "    client-key: " + d.path + "/client.key\n    tokenFile: token\n"
-                      "contexts:\n- name: x\n  context: {cluster: c, user: u}\n");
+                      "    client-key: " +
+                          d.path +
+                          "/client.key\n    tokenFile: token\n"
+                          "contexts:\n- name: x\n  context: {cluster: c, user: u}\n");
   auto cfg = loadKubeconfig({path}, "");
   REQUIRE(cfg.ok());
   REQUIRE(cfg->server == "https://k:443");
@@ -105,15 +92,17 @@ TEST_CASE("File references are resolved relative to the kubeconfig's directory")
 
 TEST_CASE("A KUBECONFIG list merges like kubectl: the first file to define a name wins") {
   TempDir d;
-  auto a = d.write("a", "current-context: first\n"
-                        "clusters:\n- name: c\n  cluster: {server: 'https://a:1'}\n"
-                        "contexts:\n- name: first\n  context: {cluster: c, user: u}\n");
-  auto b = d.write("b", "current-context: second\n"
-                        "clusters:\n- name: c\n  cluster: {server: 'https://b:2'}\n"
-                        "- name: other\n  cluster: {server: 'http://other:3', "
-                        "insecure-skip-tls-verify: true}\n"
-                        "users:\n- name: u\n  user: {username: admin, password: pw}\n"
-                        "contexts:\n- name: second\n  context: {cluster: other, user: u}\n");
+  auto a = d.write("a",
+                   "current-context: first\n"
+                   "clusters:\n- name: c\n  cluster: {server: 'https://a:1'}\n"
+                   "contexts:\n- name: first\n  context: {cluster: c, user: u}\n");
+  auto b = d.write("b",
+                   "current-context: second\n"
+                   "clusters:\n- name: c\n  cluster: {server: 'https://b:2'}\n"
+                   "- name: other\n  cluster: {server: 'http://other:3', "
+                   "insecure-skip-tls-verify: true}\n"
+                   "users:\n- name: u\n  user: {username: admin, password: pw}\n"
+                   "contexts:\n- name: second\n  context: {cluster: other, user: u}\n");
   Getenv env = envOf({{"KUBECONFIG", a + "::" + d.path + "/missing:" + b}});
   auto cfg = loadConfig(LoadOptions{"", "", env, d.path});
   REQUIRE(cfg.ok());
@@ -165,9 +154,9 @@ TEST_CASE("Source order: --kubeconfig, then KUBECONFIG, then in-cluster, then ~/
 TEST_CASE("In-cluster config without a readable token is a clear error") {
   TempDir d;
   d.write("ca.crt", kCaPem);
-  auto r = loadInCluster(envOf({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
-                                {"KUBERNETES_SERVICE_PORT", "443"}}),
-                         d.path);
+  auto r = loadInCluster(
+      envOf({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
+      d.path);
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.error().message.find(d.path + "/token") != std::string::npos);
   auto noEnv = loadInCluster(envOf({}), d.path);
@@ -203,8 +192,9 @@ TEST_CASE("base64 decoding accepts padding and line breaks and rejects garbage")
 }
 
 TEST_CASE("Malformed kubeconfigs give one clear error naming the file and the field") {
-  const std::string ctx = "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
-                          "current-context: x\n";
+  const std::string ctx =
+      "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+      "current-context: x\n";
   const std::string user = "users:\n- name: u\n  user: {token: t}\n";
   const std::string cluster = "clusters:\n- name: c\n  cluster: {server: 'https://k:6443'}\n";
   struct Case {
@@ -222,14 +212,15 @@ TEST_CASE("Malformed kubeconfigs give one clear error naming the file and the fi
        "clusters[0].name: missing"},
       {"cluster body not a map", "clusters:\n- name: c\n  cluster: https://k\n" + user + ctx,
        "clusters[\"c\"].cluster: missing or not a mapping"},
-      {"server missing", "clusters:\n- name: c\n  cluster: {insecure-skip-tls-verify: true}\n" +
-                             user + ctx,
+      {"server missing",
+       "clusters:\n- name: c\n  cluster: {insecure-skip-tls-verify: true}\n" + user + ctx,
        "clusters[\"c\"].cluster.server: missing"},
       {"server not a URL", "clusters:\n- name: c\n  cluster: {server: 'k8s:6443'}\n" + user + ctx,
        "clusters[\"c\"].cluster.server: must be an http(s) URL"},
       {"CA data not base64",
        "clusters:\n- name: c\n  cluster: {server: 'https://k', certificate-authority-data: "
-       "'!!notbase64'}\n" + user + ctx,
+       "'!!notbase64'}\n" +
+           user + ctx,
        "clusters[\"c\"].cluster.certificate-authority-data: is not valid base64"},
       {"CA data not PEM",
        "clusters:\n- name: c\n  cluster: {server: 'https://k', certificate-authority-data: " +
@@ -245,11 +236,13 @@ TEST_CASE("Malformed kubeconfigs give one clear error naming the file and the fi
        "insecure-skip-tls-verify: must be true or false"},
       {"insecure with CA",
        "clusters:\n- name: c\n  cluster: {server: 'https://k', insecure-skip-tls-verify: true, "
-       "certificate-authority-data: " + b64(kCaPem) + "}\n" + user + ctx,
+       "certificate-authority-data: " +
+           b64(kCaPem) + "}\n" + user + ctx,
        "insecure-skip-tls-verify: cannot be combined"},
       {"users not a list", cluster + "users: 7\n" + ctx, "users: must be a list"},
       {"client cert without key",
-       cluster + "users:\n- name: u\n  user: {client-certificate-data: " + b64(kCaPem) + "}\n" + ctx,
+       cluster + "users:\n- name: u\n  user: {client-certificate-data: " + b64(kCaPem) + "}\n" +
+           ctx,
        "users[\"u\"].user.client-key: missing"},
       {"client key not base64",
        cluster + "users:\n- name: u\n  user: {client-certificate-data: " + b64(kCaPem) +
@@ -257,8 +250,8 @@ TEST_CASE("Malformed kubeconfigs give one clear error naming the file and the fi
        "users[\"u\"].user.client-key-data: is not valid base64"},
       {"token not a string", cluster + "users:\n- name: u\n  user: {token: [a, b]}\n" + ctx,
        "users[\"u\"].user.token: must be a string"},
-      {"tokenFile missing", cluster + "users:\n- name: u\n  user: {tokenFile: /nonexistent/t}\n" +
-                                ctx,
+      {"tokenFile missing",
+       cluster + "users:\n- name: u\n  user: {tokenFile: /nonexistent/t}\n" + ctx,
        "users[\"u\"].user.tokenFile: cannot read file /nonexistent/t"},
       {"exec plugin", cluster + "users:\n- name: u\n  user:\n    exec: {command: aws}\n" + ctx,
        "users[\"u\"].user.exec: credential plugins are not supported"},
@@ -266,17 +259,20 @@ TEST_CASE("Malformed kubeconfigs give one clear error naming the file and the fi
        "current-context: not set"},
       {"current-context unknown", cluster + user + "current-context: prod\n",
        "current-context: names context \"prod\""},
-      {"context without cluster", cluster + user +
-                                      "contexts:\n- name: x\n  context: {user: u}\n"
-                                      "current-context: x\n",
+      {"context without cluster",
+       cluster + user +
+           "contexts:\n- name: x\n  context: {user: u}\n"
+           "current-context: x\n",
        "contexts[\"x\"].context.cluster: missing"},
-      {"context names unknown cluster", cluster + user +
-                                            "contexts:\n- name: x\n  context: {cluster: zz}\n"
-                                            "current-context: x\n",
+      {"context names unknown cluster",
+       cluster + user +
+           "contexts:\n- name: x\n  context: {cluster: zz}\n"
+           "current-context: x\n",
        "contexts[\"x\"].context.cluster: names cluster \"zz\""},
-      {"context names unknown user", cluster + user +
-                                         "contexts:\n- name: x\n  context: {cluster: c, user: "
-                                         "bob}\ncurrent-context: x\n",
+      {"context names unknown user",
+       cluster + user +
+           "contexts:\n- name: x\n  context: {cluster: c, user: "
+           "bob}\ncurrent-context: x\n",
        "contexts[\"x\"].context.user: names user \"bob\""},
   };
   REQUIRE(cases.size() >= 15);
