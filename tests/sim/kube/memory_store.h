@@ -44,10 +44,16 @@ struct WatchOptions {
 // only queue work. `type` is ADDED/MODIFIED/DELETED, BOOKMARK (obj has metadata.resourceVersion)
 // or CLOSE (the store drops the watch). `text` is obj serialised once for every watch of the
 // event (empty for BOOKMARK/CLOSE). Returning false drops the watch.
-using WatchSink = std::function<bool(const std::string& type, const Json& obj, const std::string& text)>;
+using WatchSink =
+    std::function<bool(const std::string& type, const Json& obj, const std::string& text)>;
 
 class MemoryStore final : public ObjectStore {
  public:
+  // With a kubelet running (the workloads), DELETE of a scheduled pod only marks it
+  // (deletionTimestamp, deletionGracePeriodSeconds) as a real apiserver does; the kubelet's own
+  // final DELETE, once the containers stopped, removes it. Without one, pods go at once.
+  void setGracefulPodDeletion(bool on) { gracefulPods_ = on; }
+
   struct Options {
     size_t watchWindow = 10000;
     Clock* clock = nullptr;  // defaults to SteadyClock
@@ -89,6 +95,7 @@ class MemoryStore final : public ObjectStore {
   ResourceRegistry& registry() { return registry_; }
 
  private:
+  bool gracefulPods_ = false;
   struct Watch {
     std::string groupResource;
     std::string ns;
@@ -108,8 +115,9 @@ class MemoryStore final : public ObjectStore {
   Result<Json> createLocked(const ResourceInfo& info, const std::string& ns, Json obj);
   Result<Json> updateLocked(const ResourceInfo& info, const std::string& ns, Json obj,
                             const std::string& subresource);
-  Result<Json> removeLocked(const ResourceInfo& info, const std::string& ns, const std::string& name,
-                            const std::string& propagation, const std::string& preconditionRv);
+  Result<Json> removeLocked(const ResourceInfo& info, const std::string& ns,
+                            const std::string& name, const std::string& propagation,
+                            const std::string& preconditionRv);
   void eraseLocked(const ResourceInfo& info, const std::string& key);
   void collectGarbageLocked(const std::string& uid);
   void releaseForegroundOwnersLocked(const Json& obj);

@@ -47,10 +47,11 @@ bool hasFinalizers(const Json& obj) {
 
 Error conflict(const ResourceInfo& info, const std::string& name) {
   setErrorDetails({{"name", name}, {"group", info.gvr.group}, {"kind", info.gvr.resource}});
-  return Error::make(409, "Conflict",
-                     "Operation cannot be fulfilled on " + qualifiedResource(info) + " \"" + name +
-                         "\": the object has been modified; please apply your changes to the latest "
-                         "version and try again");
+  return Error::make(
+      409, "Conflict",
+      "Operation cannot be fulfilled on " + qualifiedResource(info) + " \"" + name +
+          "\": the object has been modified; please apply your changes to the latest "
+          "version and try again");
 }
 
 // Built-in defaults kubectl output and the simulated controllers rely on.
@@ -103,9 +104,10 @@ Result<Json> MemoryStore::createLocked(const ResourceInfo& info, const std::stri
   if (info.namespaced) {
     effNs = ns.empty() ? m.value("namespace", "default") : ns;
     if (m.contains("namespace") && m["namespace"] != effNs && !m.value("namespace", "").empty()) {
-      return Error::make(400, "BadRequest",
-                         "the namespace of the provided object does not match the namespace sent on "
-                         "the request");
+      return Error::make(
+          400, "BadRequest",
+          "the namespace of the provided object does not match the namespace sent on "
+          "the request");
     }
     m["namespace"] = effNs;
     if (data_["/namespaces"].count(effNs) == 0) {
@@ -133,13 +135,15 @@ Result<Json> MemoryStore::createLocked(const ResourceInfo& info, const std::stri
                                 {"field", "metadata.name"}}});
     setErrorDetails({{"kind", info.kind}, {"group", info.gvr.group}, {"causes", causes}});
     return Error::make(422, "Invalid",
-                       info.kind + " \"\" is invalid: metadata.name: Required value: name or "
-                                   "generateName is required");
+                       info.kind +
+                           " \"\" is invalid: metadata.name: Required value: name or "
+                           "generateName is required");
   }
   std::string key = objKey(effNs, name);
   if (coll.count(key) != 0) {
     setErrorDetails({{"name", name}, {"group", info.gvr.group}, {"kind", info.gvr.resource}});
-    return Error::make(409, "AlreadyExists", qualifiedResource(info) + " \"" + name + "\" already exists");
+    return Error::make(409, "AlreadyExists",
+                       qualifiedResource(info) + " \"" + name + "\" already exists");
   }
   obj["apiVersion"] = info.apiVersion();
   obj["kind"] = info.kind;
@@ -159,12 +163,16 @@ Result<Json> MemoryStore::createLocked(const ResourceInfo& info, const std::stri
     obj["status"] = {
         {"acceptedNames", obj["spec"]["names"]},
         {"storedVersions", Json::array()},
-        {"conditions",
-         Json::array({{{"type", "NamesAccepted"}, {"status", "True"}, {"reason", "NoConflicts"},
-                       {"message", "no conflicts found"}, {"lastTransitionTime", now}},
-                      {{"type", "Established"}, {"status", "True"}, {"reason", "InitialNamesAccepted"},
-                       {"message", "the initial names have been accepted"},
-                       {"lastTransitionTime", now}}})}};
+        {"conditions", Json::array({{{"type", "NamesAccepted"},
+                                     {"status", "True"},
+                                     {"reason", "NoConflicts"},
+                                     {"message", "no conflicts found"},
+                                     {"lastTransitionTime", now}},
+                                    {{"type", "Established"},
+                                     {"status", "True"},
+                                     {"reason", "InitialNamesAccepted"},
+                                     {"message", "the initial names have been accepted"},
+                                     {"lastTransitionTime", now}}})}};
     for (const auto& v : obj["spec"].value("versions", Json::array())) {
       if (v.value("storage", false)) {
         obj["status"]["storedVersions"].push_back(v.value("name", ""));
@@ -190,7 +198,8 @@ Result<Json> MemoryStore::updateLocked(const ResourceInfo& info, const std::stri
     return Error::make(400, "BadRequest", "the body of the request was in an unknown format");
   }
   std::string name = obj["metadata"].value("name", "");
-  std::string effNs = info.namespaced ? (ns.empty() ? obj["metadata"].value("namespace", "default") : ns) : "";
+  std::string effNs =
+      info.namespaced ? (ns.empty() ? obj["metadata"].value("namespace", "default") : ns) : "";
   auto& coll = data_[info.groupResource()];
   std::string key = objKey(effNs, name);
   auto it = coll.find(key);
@@ -293,8 +302,29 @@ Result<Json> MemoryStore::removeLocked(const ResourceInfo& info, const std::stri
     }
     hasDependents = false;
   }
+  const bool graceful = gracefulPods_ && info.gvr.group.empty() && info.gvr.resource == "pods";
   if (obj["metadata"].contains("deletionTimestamp")) {
+    if (graceful && !hasFinalizers(obj)) {
+      eraseLocked(info, key);  // the kubelet's final delete: the containers have stopped
+      obj["metadata"]["resourceVersion"] = std::to_string(rv_);
+    }
     return obj;  // already terminating: finalizers decide
+  }
+  if (graceful && obj.contains("spec") && !obj["spec"].value("nodeName", "").empty()) {
+    // A scheduled pod stays, terminating, until its kubelet has stopped the containers: until
+    // then its processes may still run, and controllers must not treat it as gone.
+    int grace = 30;
+    if (obj["spec"].contains("terminationGracePeriodSeconds") &&
+        obj["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
+      grace = obj["spec"]["terminationGracePeriodSeconds"].get<int>();
+    }
+    Json old = it->second;
+    obj["metadata"]["deletionTimestamp"] = nowText();
+    obj["metadata"]["deletionGracePeriodSeconds"] = grace;
+    obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    it->second = obj;
+    commitLocked("MODIFIED", info, obj, &old);
+    return obj;
   }
   bool foreground = propagation == "Foreground" && hasDependents;
   if (foreground) {
@@ -314,7 +344,8 @@ Result<Json> MemoryStore::removeLocked(const ResourceInfo& info, const std::stri
         auto dit = data_[gr].find(depKey);
         if (depInfo && dit != data_[gr].end()) {
           const Json& dm = dit->second["metadata"];
-          (void)removeLocked(*depInfo, dm.value("namespace", ""), dm.value("name", ""), "Foreground", "");
+          (void)removeLocked(*depInfo, dm.value("namespace", ""), dm.value("name", ""),
+                             "Foreground", "");
         }
       }
     }
@@ -360,7 +391,8 @@ void MemoryStore::eraseLocked(const ResourceInfo& info, const std::string& key) 
       }
       std::vector<std::string> names;
       auto& items = data_[served.groupResource()];
-      for (auto i = items.lower_bound(ns + "/"); i != items.end() && i->first.rfind(ns + "/", 0) == 0; ++i) {
+      for (auto i = items.lower_bound(ns + "/");
+           i != items.end() && i->first.rfind(ns + "/", 0) == 0; ++i) {
         names.push_back(i->second["metadata"].value("name", ""));
       }
       for (const auto& n : names) {
@@ -425,8 +457,8 @@ void MemoryStore::releaseForegroundOwnersLocked(const Json& obj) {
   }
 }
 
-void MemoryStore::indexOwnersLocked(const std::string& gr, const std::string& key, const Json* before,
-                                    const Json* after) {
+void MemoryStore::indexOwnersLocked(const std::string& gr, const std::string& key,
+                                    const Json* before, const Json* after) {
   if (before != nullptr) {
     for (const auto& ref : (*before)["metadata"].value("ownerReferences", Json::array())) {
       auto d = dependents_.find(ref.value("uid", ""));
