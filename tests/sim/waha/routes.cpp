@@ -15,17 +15,25 @@ namespace {
 // POST routes that name their session in the JSON body (field `session`, default "default").
 const std::set<std::string>& bodyPostRoutes() {
   static const std::set<std::string> r = {
-      "sendText", "sendImage", "sendFile", "sendVoice", "sendVideo", "sendButtons", "sendList",
-      "sendPoll", "sendPollVote", "sendLocation", "sendLinkPreview", "sendContactVcard",
-      "forwardMessage", "sendSeen", "startTyping", "stopTyping", "reply"};
+      "sendText",       "sendImage",    "sendFile",        "sendVoice",
+      "sendVideo",      "sendButtons",  "sendList",        "sendPoll",
+      "sendPollVote",   "sendLocation", "sendLinkPreview", "sendContactVcard",
+      "forwardMessage", "sendSeen",     "startTyping",     "stopTyping",
+      "reply"};
   return r;
 }
 
 // GET routes that name their session in the query (`session=`, default "default").
 const std::set<std::string>& queryGetRoutes() {
-  static const std::set<std::string> r = {
-      "messages", "sendText", "checkNumberStatus", "screenshot", "contacts", "contacts/all",
-      "contacts/check-exists", "contacts/about", "contacts/profile-picture"};
+  static const std::set<std::string> r = {"messages",
+                                          "sendText",
+                                          "checkNumberStatus",
+                                          "screenshot",
+                                          "contacts",
+                                          "contacts/all",
+                                          "contacts/check-exists",
+                                          "contacts/about",
+                                          "contacts/profile-picture"};
   return r;
 }
 
@@ -99,8 +107,8 @@ void Simulator::respond(const std::shared_ptr<http::Exchange>& ex, const Reply& 
   resp.status = reply.status;
   if (!reply.raw.empty() || !reply.contentType.empty()) {
     resp.body = reply.raw;
-    resp.headers.set("Content-Type", reply.contentType.empty() ? "application/octet-stream"
-                                                               : reply.contentType);
+    resp.headers.set("Content-Type",
+                     reply.contentType.empty() ? "application/octet-stream" : reply.contentType);
   } else if (reply.body) {
     resp.body = reply.body->dump();
     resp.headers.set("Content-Type", "application/json; charset=utf-8");
@@ -133,7 +141,9 @@ void Simulator::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
     parked_.push_back(ex);  // never answered: the caller's timeout must fire
     return;
   }
-  if (f.errorShare > 0.0 && random_.uniform() < f.errorShare) {
+  // Probes are exempt: the worker whose API fails while its pod stays Ready is the case to model.
+  const bool probe = r->path == "/ping" || r->path == "/health";
+  if (!probe && f.errorShare > 0.0 && random_.uniform() < f.errorShare) {
     respond(ex, Reply::json(500, {{"statusCode", 500}, {"message", "Internal server error"}}));
     return;
   }
@@ -177,7 +187,8 @@ Reply Simulator::route(const http::Request& req) {
     return Reply::json(200, {{"message", "pong"}});
   }
   if (req.path == "/health" && m == "GET") {
-    return Reply::json(200, {{"status", "ok"}, {"info", {{"worker", {{"status", "up"}}}}},
+    return Reply::json(200, {{"status", "ok"},
+                             {"info", {{"worker", {{"status", "up"}}}}},
                              {"error", nlohmann::json::object()},
                              {"details", {{"worker", {{"status", "up"}}}}}});
   }
@@ -194,9 +205,10 @@ Reply Simulator::route(const http::Request& req) {
     return r;
   }
   if (m == "GET" && req.path == "/-json") {
-    return Reply::json(200, {{"openapi", "3.0.0"},
-                             {"info", {{"title", "WAHA - WhatsApp HTTP API"}, {"version", cfg_.version}}},
-                             {"paths", nlohmann::json::object()}});
+    return Reply::json(
+        200, {{"openapi", "3.0.0"},
+              {"info", {{"title", "WAHA - WhatsApp HTTP API"}, {"version", cfg_.version}}},
+              {"paths", nlohmann::json::object()}});
   }
   auto seg = splitPath(req.path);
   Reply notFound = wahaError(404, "Cannot " + m + " " + req.path);
@@ -205,15 +217,20 @@ Reply Simulator::route(const http::Request& req) {
   }
   std::string rest = joinFrom(seg, 1);
   if (m == "GET" && (rest == "version" || rest == "server/version")) {
-    return Reply::json(200, {{"version", cfg_.version}, {"engine", cfg_.engine}, {"tier", "CORE"},
-                             {"browser", nullptr}, {"platform", "linux/x64"},
+    return Reply::json(200, {{"version", cfg_.version},
+                             {"engine", cfg_.engine},
+                             {"tier", "CORE"},
+                             {"browser", nullptr},
+                             {"platform", "linux/x64"},
                              {"worker", {{"id", cfg_.workerId}}}});
   }
   if (m == "GET" && rest == "server/status") {
     std::lock_guard<std::mutex> lk(mu_);
     auto up = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - startedMono_);
-    auto start = std::chrono::duration_cast<std::chrono::milliseconds>(startedAt_.time_since_epoch());
-    return Reply::json(200, {{"startTimestamp", start.count()}, {"uptime", up.count()},
+    auto start =
+        std::chrono::duration_cast<std::chrono::milliseconds>(startedAt_.time_since_epoch());
+    return Reply::json(200, {{"startTimestamp", start.count()},
+                             {"uptime", up.count()},
                              {"worker", {{"id", cfg_.workerId}}}});
   }
   if (m == "GET" && rest == "server/environment") {
@@ -245,7 +262,8 @@ Reply Simulator::sessionsRoute(const http::Request& req, const std::vector<std::
       return createSession(body);
     }
   }
-  if (seg.size() == 3 && m == "POST" && (seg[2] == "start" || seg[2] == "stop" || seg[2] == "logout")) {
+  if (seg.size() == 3 && m == "POST" &&
+      (seg[2] == "start" || seg[2] == "stop" || seg[2] == "logout")) {
     // Deprecated forms naming the session in the body.
     std::string name = body.value("name", "default");
     if (seg[2] == "start") {
@@ -306,11 +324,10 @@ Reply Simulator::scopedRoute(const http::Request& req, const std::vector<std::st
     return queryRoute(req, rest);
   }
   // /api/{session}/<family>/...: the first segment names a session unless it is a fixed route.
-  static const std::set<std::string> fixed = {"sessions", "server", "version", "contacts", "files",
-                                              "screenshot", "keys", "apps", "messages",
-                                              "checkNumberStatus", "reply", "reaction", "star",
-                                              "forwardMessage", "sendSeen", "startTyping",
-                                              "stopTyping"};
+  static const std::set<std::string> fixed = {
+      "sessions", "server",         "version",  "contacts",          "files",     "screenshot",
+      "keys",     "apps",           "messages", "checkNumberStatus", "reply",     "reaction",
+      "star",     "forwardMessage", "sendSeen", "startTyping",       "stopTyping"};
   if (seg.size() >= 3 && fixed.count(seg[1]) == 0 && seg[1].rfind("send", 0) != 0) {
     return pathRoute(req, seg);
   }
@@ -348,7 +365,8 @@ Reply Simulator::bodyRoute(const http::Request& req, const std::string& route) {
   nlohmann::json echo = {{"worker", cfg_.workerId}, {"path", req.path}, {"session", session}};
   std::string chatId = body.value("chatId", "");
   if (route.rfind("send", 0) == 0 || route == "reply" || route == "forwardMessage") {
-    echo["id"] = "true_" + chatId + "_" + sha256Hex(req.body + std::to_string(nowMs())).substr(0, 20);
+    echo["id"] =
+        "true_" + chatId + "_" + sha256Hex(req.body + std::to_string(nowMs())).substr(0, 20);
     echo["timestamp"] = nowMs() / 1000;
     echo["fromMe"] = true;
     echo["to"] = chatId;
@@ -408,13 +426,15 @@ Reply Simulator::pathRoute(const http::Request& req, const std::vector<std::stri
   }
   if (family == "chats" && seg.size() == 3 && m == "GET") {
     nlohmann::json chats = nlohmann::json::array();
-    for (auto [id, name] : {std::pair{"79000000001@c.us", "Alice"}, std::pair{"79000000002@c.us", "Bob"}}) {
-      chats.push_back({{"id", id}, {"name", name}, {"session", session}, {"worker", cfg_.workerId}});
+    for (auto [id, name] :
+         {std::pair{"79000000001@c.us", "Alice"}, std::pair{"79000000002@c.us", "Bob"}}) {
+      chats.push_back(
+          {{"id", id}, {"name", name}, {"session", session}, {"worker", cfg_.workerId}});
     }
     return Reply::json(200, chats);
   }
-  nlohmann::json echo = {{"worker", cfg_.workerId}, {"path", req.path}, {"session", session},
-                         {"family", family}};
+  nlohmann::json echo = {
+      {"worker", cfg_.workerId}, {"path", req.path}, {"session", session}, {"family", family}};
   return Reply::json(m == "POST" ? 201 : 200, echo);
 }
 
