@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unistd.h>
 
 #include "sim/kube/tests/kubesim_fixture.h"
 
@@ -31,7 +32,8 @@ spec:
   engine: NOWEB
   sessionsPerWorker: )" +
          std::to_string(perWorker) + R"(
-  workers: {min: )" + std::to_string(min) + ", max: " + std::to_string(max) + R"(}
+  workers: {min: )" +
+         std::to_string(min) + ", max: " + std::to_string(max) + R"(}
   apiKeySecretRef: {name: waha-key, key: api-key}
   failover: {notReadyTimeoutSeconds: 5}
 )";
@@ -70,14 +72,21 @@ class World {
     if (op_) {
       op_->stop(std::chrono::seconds(5));
     }
+    // WAHA_TEST_KEEP_LOGS=DIR keeps the operator's log for a post-mortem.
+    if (const char* keep = std::getenv("WAHA_TEST_KEEP_LOGS")) {
+      std::filesystem::copy_file(sim_.dir() + "/operator.log",
+                                 std::string(keep) + "/operator-" + std::to_string(getpid()) +
+                                     "-" + std::to_string(++runs_) + ".log",
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
   }
 
   void startOperator() {
     op_ = std::make_unique<Process>(
-        std::vector<std::string>{binaryPath("operator/waha-operator"), "controller",
-                                 "--kubeconfig", sim_.dir() + "/kubeconfig", "--leader-elect",
-                                 "false", "--metrics-bind-address", "127.0.0.1:0",
-                                 "--worker-sync-interval", "1"},
+        std::vector<std::string>{binaryPath("operator/waha-operator"), "controller", "--kubeconfig",
+                                 sim_.dir() + "/kubeconfig", "--leader-elect", "false",
+                                 "--metrics-bind-address", "127.0.0.1:0", "--worker-sync-interval",
+                                 "1"},
         std::map<std::string, std::string>{}, sim_.dir() + "/operator.log");
   }
   void killOperator() { op_->stop(std::chrono::milliseconds(10)); }
@@ -131,6 +140,7 @@ class World {
   std::string registry_;
   KubeSim sim_;
   std::unique_ptr<Process> op_;
+  static inline int runs_ = 0;
 };
 
 bool running(const Json& s) {
@@ -248,5 +258,54 @@ TEST_CASE("operator: killed and restarted in the middle of a burst, no session c
   for (const auto& [pod, n] : w.spread()) {
     REQUIRE(n <= 40);
   }
+  REQUIRE(w.conflicts().empty());
+}
+
+TEST_CASE("operator: a worker answering 500s is retried with backoff and the reason shows") {
+  World w;
+  w.apply(clusterYaml(10, 1, 1));
+  std::string pod;
+  REQUIRE(waitFor(
+      [&] {
+        auto pods = w.get("pods");
+        for (const auto& p : pods.value("items", Json::array())) {
+          for (const auto& c : p["status"].value("conditions", Json::array())) {
+            if (c["type"] == "Ready" && c["status"] == "True") {
+              pod = p["metadata"]["name"];
+            }
+          }
+        }
+        return !pod.empty();
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(200)));
+  std::string base = "http://" + podIp(w, pod) + ":3000";
+  auto fault = httpRequest("POST", base + "/_sim/faults", R"({"errorShare":1.0})",
+                           {{"X-Api-Key", kApiKey}, {"Content-Type", "application/json"}});
+  REQUIRE(fault.status / 100 == 2);
+
+  w.apply(sessionsYaml(1, 1));
+  auto readyReason = [](const Json& s) -> std::string {
+    for (const auto& c : s.value("status", Json::object()).value("conditions", Json::array())) {
+      if (c["type"] == "Ready") {
+        return c.value("reason", "") + ": " + c.value("message", "");
+      }
+    }
+    return "";
+  };
+  REQUIRE(w.waitSessions(
+      [&](const Json& s) {
+        auto r = readyReason(s);
+        return r.rfind("WorkerError", 0) == 0 && r.find("500") != std::string::npos;
+      },
+      1, std::chrono::seconds(30)));
+  // Retried with growing delays (1 s, 2 s, 4 s ...), not in a hot loop: the attempt count shows.
+  REQUIRE(w.waitSessions(
+      [&](const Json& s) { return readyReason(s).find("(attempt 3)") != std::string::npos; }, 1,
+      std::chrono::seconds(60)));
+
+  auto clear = httpRequest("POST", base + "/_sim/faults", R"({"errorShare":0.0})",
+                           {{"X-Api-Key", kApiKey}, {"Content-Type", "application/json"}});
+  REQUIRE(clear.status / 100 == 2);
+  REQUIRE(w.waitSessions(running, 1, std::chrono::seconds(60)));
   REQUIRE(w.conflicts().empty());
 }

@@ -21,10 +21,10 @@
 namespace waha::controller {
 
 struct SessionReconcilerOptions {
-  Duration claimTtl = std::chrono::seconds(60);     // how long a claim counts before the cache
+  Duration claimTtl = std::chrono::seconds(60);  // how long a claim counts before the cache
   Duration notReadyRecheck = std::chrono::seconds(5);
   Duration pendingRecheck = std::chrono::seconds(3);
-  Duration opBackstop = std::chrono::seconds(45);    // re-check an operation that never answered
+  Duration opBackstop = std::chrono::seconds(45);  // re-check an operation that never answered
 };
 
 class SessionReconciler {
@@ -51,6 +51,12 @@ class SessionReconciler {
     bool inFlight = false;
     TimePoint started{};
     std::optional<Status> result;
+    // The last failure on the worker, kept (and shown) until an operation succeeds.
+    std::optional<Error> lastError;
+    // Consecutive failures and when the next call may go: 1 s, 2 s, 4 s ... 2 min. The work
+    // queue's own backoff restarts whenever a reconcile succeeds, so worker calls keep theirs.
+    int failures = 0;
+    TimePoint retryAt{};
   };
 
   struct Work {

@@ -1,6 +1,7 @@
 // SessionReconciler, the part that talks to the session's worker: start/update/stop calls run
 // asynchronously (WAHA takes seconds for them), their outcome comes back through the work queue.
 
+#include <algorithm>
 #include <set>
 
 #include "api/conditions.h"
@@ -108,8 +109,8 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
     return Action::requeueAfter(options_.notReadyRecheck);
   }
   if (!ep) {
-    std::string msg = "the worker API key Secret of cluster " + w.s.spec.clusterRef.name +
-                      " is missing";
+    std::string msg =
+        "the worker API key Secret of cluster " + w.s.spec.clusterRef.name + " is missing";
     condition(w, api::kConditionReady, false, "WorkerError", msg);
     w.status.message = msg;
     auto st = writeStatus(w);
@@ -121,6 +122,8 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
 
   const bool wantRunning = api::effectiveState(w.s.spec) == api::SessionState::Running;
   std::optional<Error> failed;
+  std::optional<Error> lastError;
+  int failures = 0;
   Applied applied;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -134,6 +137,8 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
       }
       op.result.reset();
     }
+    lastError = op.lastError;
+    failures = op.failures;
     auto& a = applied_[w.key];
     if (a.epoch != w.status.epoch) {
       a = Applied{w.status.epoch, false, w.status.observedGeneration, {}};
@@ -152,9 +157,13 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
   const bool reportFresh = report && report->ok && report->at > applied.at;
 
   mirror(w, pod, wantRunning);
+  if (lastError) {
+    // Shown until a call succeeds, so the reason does not flicker between retries.
+    std::string msg = lastError->str() + " (attempt " + std::to_string(failures) + ")";
+    condition(w, api::kConditionReady, false, "WorkerError", msg);
+    w.status.message = msg;
+  }
   if (failed) {
-    condition(w, api::kConditionReady, false, "WorkerError", failed->message);
-    w.status.message = failed->message;
     auto st = writeStatus(w);
     if (!st.ok()) {
       return st.error();
@@ -178,7 +187,8 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
     } else if (applied.generation != w.s.metadata.generation) {
       next = "update";
     }
-  } else if (applied.started || (info && isLive(info->status))) {
+  } else if (applied.started || (info && isLive(info->status) && reportFresh)) {
+    // A report older than our last call may still show the session live: trust only a newer one.
     next = "stop";
   }
   auto st = writeStatus(w);
@@ -252,10 +262,19 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
     if (op.inFlight) {
       return Action::requeueAfter(options_.opBackstop);
     }
-    op = Op{kind, epoch, true, ctx_.clock.now(), std::nullopt};
+    TimePoint now = ctx_.clock.now();
+    if (op.failures > 0 && now < op.retryAt) {
+      return Action::requeueAfter(op.retryAt - now);  // backing off after a failed call
+    }
+    op.kind = kind;
+    op.epoch = epoch;
+    op.inFlight = true;
+    op.started = now;
+    op.result.reset();
   }
-  log::info("worker call", {{"session", key}, {"worker", pod.name}, {"op", kind},
-                            {"epoch", std::to_string(epoch)}});
+  log::info(
+      "worker call",
+      {{"session", key}, {"worker", pod.name}, {"op", kind}, {"epoch", std::to_string(epoch)}});
   // Runs on a WAHA client thread: record the outcome, then let the queue bring the key back.
   auto finish = [this, key, workerKey, kind, epoch](Status st, bool started, std::int64_t gen) {
     {
@@ -263,6 +282,15 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
       auto& op = ops_[key];
       op.inFlight = false;
       op.result = st;
+      if (st.ok()) {
+        op.lastError.reset();
+        op.failures = 0;
+      } else {
+        op.lastError = st.error();
+        op.failures += 1;
+        auto delay = std::chrono::seconds(1) * (1 << std::min(op.failures - 1, 7));
+        op.retryAt = ctx_.clock.now() + std::min<Duration>(delay, std::chrono::minutes(2));
+      }
       auto& a = applied_[key];
       if (st.ok() && a.epoch == epoch) {
         a.started = started;
@@ -273,7 +301,8 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
       }
     }
     if (!st.ok()) {
-      log::warn("worker call failed", {{"session", key}, {"op", kind}, {"error", st.error().str()}});
+      log::warn("worker call failed",
+                {{"session", key}, {"op", kind}, {"error", st.error().str()}});
     }
     ctx_.sync.pokeSoon(workerKey);
     if (ctx_.enqueueSession) {
@@ -283,20 +312,19 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
   const std::string name = w.sessionName;
   if (kind == "start") {
     Json config = effectiveConfig(ctx_, w.s);
-    ctx_.waha.create(ep, name, config, true,
-                     [this, ep, name, finish, generation,
-                      knownGeneration](Result<wahaapi::CreateOutcome> r) {
-                       if (!r.ok()) {
-                         return finish(r.error(), false, -1);
-                       }
-                       if (*r == wahaapi::CreateOutcome::Created) {
-                         return finish({}, true, generation);
-                       }
-                       // It existed (with the config last applied): make sure it runs.
-                       ctx_.waha.start(ep, name, [finish, knownGeneration](Status s) {
-                         finish(s, true, knownGeneration);
-                       });
-                     });
+    ctx_.waha.create(
+        ep, name, config, true,
+        [this, ep, name, finish, generation, knownGeneration](Result<wahaapi::CreateOutcome> r) {
+          if (!r.ok()) {
+            return finish(r.error(), false, -1);
+          }
+          if (*r == wahaapi::CreateOutcome::Created) {
+            return finish({}, true, generation);
+          }
+          // It existed (with the config last applied): make sure it runs.
+          ctx_.waha.start(
+              ep, name, [finish, knownGeneration](Status s) { finish(s, true, knownGeneration); });
+        });
   } else if (kind == "update") {
     ctx_.waha.update(ep, name, effectiveConfig(ctx_, w.s),
                      [finish, generation](Status s) { finish(s, true, generation); });
@@ -314,8 +342,7 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
   return Action::requeueAfter(options_.opBackstop);
 }
 
-Result<Action> SessionReconciler::releaseAssignment(Work& w, const std::string& why,
-                                                    bool podGone) {
+Result<Action> SessionReconciler::releaseAssignment(Work& w, const std::string& why, bool podGone) {
   const std::string& ns = w.s.metadata.namespace_;
   auto clusterObj = ctx_.caches.clusters->get(kube::objectKey(ns, w.s.spec.clusterRef.name));
   bool local = true;

@@ -1,7 +1,7 @@
 #include "controller/worker_template.h"
 
-#include <functional>
 #include <algorithm>
+#include <functional>
 
 #include "api/defaults.h"
 #include "api/validation.h"
@@ -28,7 +28,8 @@ Json plainEnv(const std::string& name, const std::string& value) {
 
 Json buildEnv(const api::WahaClusterSpec& spec) {
   Json env = Json::array();
-  env.push_back(plainEnv("WHATSAPP_DEFAULT_ENGINE", std::string(api::toString(api::effectiveEngine(spec)))));
+  env.push_back(
+      plainEnv("WHATSAPP_DEFAULT_ENGINE", std::string(api::toString(api::effectiveEngine(spec)))));
   env.push_back(plainEnv("WHATSAPP_API_PORT", std::to_string(kWorkerPort)));
   if (spec.apiKeySecretRef) {
     env.push_back(secretEnv("WHATSAPP_API_KEY", *spec.apiKeySecretRef));
@@ -87,7 +88,8 @@ Json buildPodTemplate(const api::WahaCluster& c) {
   Json container = {
       {"name", "waha"},
       {"image", spec.image.value_or(api::kDefaultImage)},
-      {"ports", Json::array({{{"name", "http"}, {"containerPort", kWorkerPort}, {"protocol", "TCP"}}})},
+      {"ports",
+       Json::array({{{"name", "http"}, {"containerPort", kWorkerPort}, {"protocol", "TCP"}}})},
       {"env", buildEnv(spec)},
       {"readinessProbe", probe(2, 5, 3)},
       {"livenessProbe", probe(30, 10, 6)},
@@ -134,43 +136,42 @@ std::string workerSelectorText(const std::string& cluster) {
 }
 
 Json clusterOwnerReference(const api::WahaCluster& c) {
-  return {{"apiVersion", api::kApiVersion},
-          {"kind", "WahaCluster"},
-          {"name", c.metadata.name},
-          {"uid", c.metadata.uid},
-          {"controller", true},
-          {"blockOwnerDeletion", true}};
+  return {{"apiVersion", api::kApiVersion}, {"kind", "WahaCluster"}, {"name", c.metadata.name},
+          {"uid", c.metadata.uid},          {"controller", true},    {"blockOwnerDeletion", true}};
 }
 
+namespace {
+// Metadata of what the operator creates for a cluster: named after it, labelled, owned by it.
+Json ownedMetadata(const api::WahaCluster& c) {
+  return {{"name", workerDeploymentName(c.metadata.name)},
+          {"namespace", c.metadata.namespace_},
+          {"labels", commonLabels(c.metadata.name)},
+          {"ownerReferences", Json::array({clusterOwnerReference(c)})}};
+}
+}  // namespace
+
 Json buildWorkerDeployment(const api::WahaCluster& c, int replicas) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata",
-           {{"name", workerDeploymentName(c.metadata.name)},
-            {"namespace", c.metadata.namespace_},
-            {"labels", commonLabels(c.metadata.name)},
-            {"ownerReferences", Json::array({clusterOwnerReference(c)})}}},
-          {"spec",
-           {{"replicas", replicas},
-            {"selector", {{"matchLabels", workerSelector(c.metadata.name)}}},
-            // One new worker at a time and none taken away before its replacement is Ready:
-            // sessions of a replaced worker move, and moving is stop-then-start.
-            {"strategy",
-             {{"type", "RollingUpdate"},
-              {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
-            {"template", buildPodTemplate(c)}}}};
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", ownedMetadata(c)},
+      {"spec",
+       {{"replicas", replicas},
+        {"selector", {{"matchLabels", workerSelector(c.metadata.name)}}},
+        // One new worker at a time and none taken away before its replacement is Ready:
+        // sessions of a replaced worker move, and moving is stop-then-start.
+        {"strategy",
+         {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", 1}, {"maxUnavailable", 0}}}}},
+        {"template", buildPodTemplate(c)}}}};
 }
 
 Json buildWorkerPdb(const api::WahaCluster& c) {
-  return {{"apiVersion", "policy/v1"},
-          {"kind", "PodDisruptionBudget"},
-          {"metadata",
-           {{"name", workerDeploymentName(c.metadata.name)},
-            {"namespace", c.metadata.namespace_},
-            {"labels", commonLabels(c.metadata.name)},
-            {"ownerReferences", Json::array({clusterOwnerReference(c)})}}},
-          {"spec",
-           {{"maxUnavailable", 1}, {"selector", {{"matchLabels", workerSelector(c.metadata.name)}}}}}};
+  return {
+      {"apiVersion", "policy/v1"},
+      {"kind", "PodDisruptionBudget"},
+      {"metadata", ownedMetadata(c)},
+      {"spec",
+       {{"maxUnavailable", 1}, {"selector", {{"matchLabels", workerSelector(c.metadata.name)}}}}}};
 }
 
 }  // namespace waha::controller
