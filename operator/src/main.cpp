@@ -37,19 +37,32 @@ struct Flag {
 // Every flag can also come from the environment (the Helm chart sets env); a flag wins.
 std::map<std::string, Flag> defaultFlags() {
   return {
-      {"kubeconfig", {"", "KUBECONFIG_PATH", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"}},
+      {"kubeconfig",
+       {"", "KUBECONFIG_PATH",
+        "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"}},
       {"context", {"", "WAHA_OPERATOR_CONTEXT", "kubeconfig context"}},
       {"namespace", {"", "WAHA_OPERATOR_NAMESPACE", "watch only this namespace (default: all)"}},
-      {"metrics-bind-address", {"0.0.0.0:8080", "WAHA_OPERATOR_METRICS_ADDR", "address of /metrics, /healthz, /readyz"}},
-      {"leader-elect", {"true", "WAHA_OPERATOR_LEADER_ELECT", "use a Lease so only one replica reconciles"}},
-      {"leader-election-namespace", {"", "POD_NAMESPACE", "namespace of the Lease (default: the config's namespace)"}},
-      {"leader-election-id", {"waha-operator", "WAHA_OPERATOR_LEADER_ELECTION_ID", "name of the Lease"}},
-      {"session-workers", {"8", "WAHA_OPERATOR_SESSION_WORKERS", "concurrent WahaSession reconciles"}},
-      {"cluster-workers", {"2", "WAHA_OPERATOR_CLUSTER_WORKERS", "concurrent WahaCluster reconciles"}},
-      {"worker-sync-interval", {"5", "WAHA_OPERATOR_WORKER_SYNC_SECONDS", "seconds between two status polls of one WAHA worker"}},
-      {"waha-timeout", {"30", "WAHA_OPERATOR_WAHA_TIMEOUT_SECONDS", "timeout of start/stop/update calls to a worker (WAHA takes 3-13 s)"}},
+      {"metrics-bind-address",
+       {"0.0.0.0:8080", "WAHA_OPERATOR_METRICS_ADDR", "address of /metrics, /healthz, /readyz"}},
+      {"leader-elect",
+       {"true", "WAHA_OPERATOR_LEADER_ELECT", "use a Lease so only one replica reconciles"}},
+      {"leader-election-namespace",
+       {"", "POD_NAMESPACE", "namespace of the Lease (default: the config's namespace)"}},
+      {"leader-election-id",
+       {"waha-operator", "WAHA_OPERATOR_LEADER_ELECTION_ID", "name of the Lease"}},
+      {"session-workers",
+       {"8", "WAHA_OPERATOR_SESSION_WORKERS", "concurrent WahaSession reconciles"}},
+      {"cluster-workers",
+       {"2", "WAHA_OPERATOR_CLUSTER_WORKERS", "concurrent WahaCluster reconciles"}},
+      {"worker-sync-interval",
+       {"5", "WAHA_OPERATOR_WORKER_SYNC_SECONDS",
+        "seconds between two status polls of one WAHA worker"}},
+      {"waha-timeout",
+       {"30", "WAHA_OPERATOR_WAHA_TIMEOUT_SECONDS",
+        "timeout of start/stop/update calls to a worker (WAHA takes 3-13 s)"}},
       {"log-level", {"info", "WAHA_OPERATOR_LOG_LEVEL", "debug|info|warn|error"}},
-      {"log-json", {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},
+      {"log-json",
+       {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},
   };
 }
 
@@ -167,9 +180,9 @@ int runController(std::map<std::string, Flag>& f) {
     log::error("cannot serve metrics", {{"error", st.error().message}});
     return 1;
   }
-  log::info("waha-operator starting", {{"server", config->server},
-                                       {"namespace", mo.ns.empty() ? "*" : mo.ns},
-                                       {"metrics", addr}});
+  log::info(
+      "waha-operator starting",
+      {{"server", config->server}, {"namespace", mo.ns.empty() ? "*" : mo.ns}, {"metrics", addr}});
   if (auto st = manager.startCaches(); !st.ok()) {
     log::error("caches did not sync", {{"error", st.error().message}});
     return 1;

@@ -87,13 +87,16 @@ TEST_CASE("informer over kube-sim: cut watches and 410s, then exactly the server
   auto client = RestKubeClient::fromConfig(*config, SteadyClock::instance(), random);
   REQUIRE(client.ok());
   KubeClient& kc = **client;
-  auto ns = kc.create(kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
+  auto ns = kc.create(kNamespaces, "",
+                      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
   REQUIRE((ns.ok() || ns.error().code == 409));
 
   // Some objects before the informer starts, so the initial list has content.
   for (int i = 0; i < 30; ++i) {
-    Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-               {"metadata", {{"name", "cm-" + std::to_string(i)}}}, {"data", {{"v", "0"}}}};
+    Json cm = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata", {{"name", "cm-" + std::to_string(i)}}},
+               {"data", {{"v", "0"}}}};
     REQUIRE(kc.create(kConfigMaps, kNs, cm).ok());
   }
   Informer inf(kc, kConfigMaps, kNs, SteadyClock::instance(), random);
@@ -116,7 +119,9 @@ TEST_CASE("informer over kube-sim: cut watches and 410s, then exactly the server
     }
     auto cur = kc.get(kConfigMaps, kNs, name);
     if (!cur.ok()) {
-      Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}},
+      Json cm = {{"apiVersion", "v1"},
+                 {"kind", "ConfigMap"},
+                 {"metadata", {{"name", name}}},
                  {"data", {{"v", std::to_string(i)}}}};
       writeErrors += kc.create(kConfigMaps, kNs, cm).ok() ? 0 : 1;
     } else if (op < 7) {

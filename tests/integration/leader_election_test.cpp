@@ -130,8 +130,9 @@ TEST_CASE("two processes contend for the lease and hand over when the leader sto
   StdRandom random;
   auto client = RestKubeClient::fromConfig(*cfg, SteadyClock::instance(), random);
   REQUIRE(client.ok());
-  auto ns = (*client)->create(kNamespaces, "",
-                              {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
+  auto ns = (*client)->create(
+      kNamespaces, "",
+      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
   REQUIRE((ns.ok() || ns.error().code == 409));
   auto holder = [&] {
     auto l = (*client)->get(kLeases, kNs, "waha-operator");
@@ -150,8 +151,8 @@ TEST_CASE("two processes contend for the lease and hand over when the leader sto
   REQUIRE(test::waitFor([&] { return b.state() == "leader"; }, 30s));
   auto handover = std::chrono::steady_clock::now() - killedAt;
   WARN("handover after SIGKILL took "
-       << std::chrono::duration_cast<std::chrono::milliseconds>(handover).count()
-       << " ms (lease " << kLeaseMs << " ms, retry " << kRetryMs << " ms)");
+       << std::chrono::duration_cast<std::chrono::milliseconds>(handover).count() << " ms (lease "
+       << kLeaseMs << " ms, retry " << kRetryMs << " ms)");
   REQUIRE(holder() == "b");
   auto lease = (*client)->get(kLeases, kNs, "waha-operator");
   REQUIRE(lease.ok());

@@ -189,9 +189,9 @@ FakeKubeClient::~FakeKubeClient() {
 }
 
 void FakeKubeClient::pruneWatchesLocked() {
-  watches_.erase(std::remove_if(watches_.begin(), watches_.end(),
-                                [](const auto& w) { return w->finished(); }),
-                 watches_.end());
+  watches_.erase(
+      std::remove_if(watches_.begin(), watches_.end(), [](const auto& w) { return w->finished(); }),
+      watches_.end());
 }
 
 Json FakeKubeClient::writeLocked(const std::string& res, Json obj, WatchEvent::Type type) {
@@ -289,8 +289,9 @@ void FakeKubeClient::compact() {
 
 void FakeKubeClient::expireWatches() {
   std::lock_guard lk(mu_);
-  Json status = {{"kind", "Status"}, {"apiVersion", "v1"},      {"status", "Failure"},
-                 {"code", 410},      {"reason", "Expired"}, {"message", "too old resource version"}};
+  Json status = {{"kind", "Status"},    {"apiVersion", "v1"},
+                 {"status", "Failure"}, {"code", 410},
+                 {"reason", "Expired"}, {"message", "too old resource version"}};
   for (auto& w : watches_) {
     w->push(WatchEvent{WatchEvent::Type::Error, status});
     w->end(Status{});
@@ -417,7 +418,8 @@ Result<kube::ListResult> FakeKubeClient::list(const kube::ResourceRef& r, const 
   Snapshot& snap = snapshots_[snapId];
   kube::ListResult out;
   out.resourceVersion = snap.rv;
-  size_t end = opts.limit > 0 ? std::min(snap.items.size(), offset + opts.limit) : snap.items.size();
+  size_t end =
+      opts.limit > 0 ? std::min(snap.items.size(), offset + opts.limit) : snap.items.size();
   for (size_t i = offset; i < end; ++i) {
     out.items.push_back(snap.items[i]);
   }
@@ -485,7 +487,8 @@ Result<Json> FakeKubeClient::update(const kube::ResourceRef& r, const std::strin
       next.erase("status");
     }
     int gen = (*cur)["metadata"].value("generation", 1);
-    next["metadata"]["generation"] = obj.value("spec", Json()) != cur->value("spec", Json()) ? gen + 1 : gen;
+    next["metadata"]["generation"] =
+        obj.value("spec", Json()) != cur->value("spec", Json()) ? gen + 1 : gen;
   }
   return writeLocked(resKey(r), std::move(next), WatchEvent::Type::Modified);
 }
@@ -567,9 +570,10 @@ std::unique_ptr<kube::WatchHandle> FakeKubeClient::watch(const kube::ResourceRef
   }
   uint64_t from = opts.resourceVersion.empty() ? rv_ : std::stoull(opts.resourceVersion);
   if (from < compactedRv_) {
-    Json status = {{"kind", "Status"},  {"apiVersion", "v1"}, {"status", "Failure"},
-                   {"code", 410},       {"reason", "Expired"},
-                   {"message", "too old resource version: " + opts.resourceVersion}};
+    Json status = {
+        {"kind", "Status"},    {"apiVersion", "v1"},
+        {"status", "Failure"}, {"code", 410},
+        {"reason", "Expired"}, {"message", "too old resource version: " + opts.resourceVersion}};
     w->push(WatchEvent{WatchEvent::Type::Error, status});
     w->end(Status{});
     return std::make_unique<FakeWatchHandle>(w);

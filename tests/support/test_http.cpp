@@ -3,14 +3,14 @@
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
 #include <utility>  // NOLINT: must precede Boost.Asio
 
+#include <sys/socket.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <memory>
-#include <sys/socket.h>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 

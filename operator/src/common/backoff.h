@@ -7,8 +7,9 @@
 
 namespace waha {
 
-// Jittered exponential backoff (Envoy's JitteredExponentialBackOffStrategy, client-go's wait.Backoff):
-// the n-th delay is min(max, base * factor^n), stretched by up to `jitter` of itself at random.
+// Jittered exponential backoff (Envoy's JitteredExponentialBackOffStrategy, client-go's
+// wait.Backoff): the n-th delay is min(max, base * factor^n), stretched by up to `jitter` of itself
+// at random.
 class Backoff {
  public:
   Backoff(Duration base, Duration max, Random& random, double factor = 2.0, double jitter = 1.0)

@@ -44,7 +44,9 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimePoint start = TimePoint{} + std::chrono::hours(1),
                        WallTime wallStart = WallTime{} + std::chrono::hours(24 * 365 * 56))
-      : mono_(start.time_since_epoch().count()), wallOffset_(wallStart - WallTime{}), start_(start) {}
+      : mono_(start.time_since_epoch().count()),
+        wallOffset_(wallStart - WallTime{}),
+        start_(start) {}
 
   TimePoint now() const override { return TimePoint(Duration(mono_.load())); }
   WallTime wallNow() const override;

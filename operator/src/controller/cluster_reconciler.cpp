@@ -16,8 +16,9 @@ namespace {
 
 std::string templateHash(const Json& deployment) {
   static const Json::json_pointer ptr("/spec/template/metadata/annotations/waha.io~1template-hash");
-  return deployment.contains(ptr) && deployment[ptr].is_string() ? deployment[ptr].get<std::string>()
-                                                                 : "";
+  return deployment.contains(ptr) && deployment[ptr].is_string()
+             ? deployment[ptr].get<std::string>()
+             : "";
 }
 
 int intAt(const Json& obj, const char* a, const char* b) {
@@ -55,15 +56,15 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
         !api::findCondition(status.conditions, api::kConditionValid)) {
       ctx_.event(*obj, kube::EventType::Warning, "InvalidSpec", msg);
     }
-    api::setCondition(status.conditions, api::kConditionValid, api::kConditionFalse,
-                      "InvalidSpec", msg, gen, now);
-    api::setCondition(status.conditions, api::kConditionReady, api::kConditionFalse,
-                      "InvalidSpec", msg, gen, now);
+    api::setCondition(status.conditions, api::kConditionValid, api::kConditionFalse, "InvalidSpec",
+                      msg, gen, now);
+    api::setCondition(status.conditions, api::kConditionReady, api::kConditionFalse, "InvalidSpec",
+                      msg, gen, now);
     auto st = writeStatus(*obj, c, status);
     return st.ok() ? Result<Action>(Action::awaitChange()) : Result<Action>(st.error());
   }
-  api::setCondition(status.conditions, api::kConditionValid, api::kConditionTrue, "Valid", "",
-                    gen, now);
+  api::setCondition(status.conditions, api::kConditionValid, api::kConditionTrue, "Valid", "", gen,
+                    now);
 
   const auto& ns = c.metadata.namespace_;
   const int per = api::effectiveSessionsPerWorker(c.spec);
@@ -73,8 +74,8 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
   int waiting = 0;
   for (const auto& s : sessions) {
     bool assigned = s.status && !s.status->worker.empty();
-    bool wants = api::effectiveState(s.spec) == api::SessionState::Running &&
-                 !s.metadata.deletionTimestamp;
+    bool wants =
+        api::effectiveState(s.spec) == api::SessionState::Running && !s.metadata.deletionTimestamp;
     placed += assigned ? 1 : 0;
     waiting += (!assigned && wants) ? 1 : 0;
     demand += (assigned || wants) ? 1 : 0;
@@ -98,8 +99,8 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
   status.workers.clear();
   for (const auto& p : pods) {
     auto held = ctx_.caches.sessions->byIndex(kByWorker, kube::objectKey(ns, p.name));
-    status.workers.push_back({p.name, p.ip, p.ready, static_cast<std::int32_t>(held.size()),
-                              p.terminating});
+    status.workers.push_back(
+        {p.name, p.ip, p.ready, static_cast<std::int32_t>(held.size()), p.terminating});
     status.readyWorkers += (p.ready && !p.terminating) ? 1 : 0;
   }
   status.ready = std::to_string(status.readyWorkers) + "/" + std::to_string(status.replicas);
@@ -109,9 +110,10 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
   bool allReady = status.readyWorkers >= status.replicas;
   api::setCondition(status.conditions, api::kConditionReady,
                     allReady ? api::kConditionTrue : api::kConditionFalse,
-                    allReady ? "WorkersReady" : "WorkersNotReady",
-                    status.ready + " workers ready", gen, now);
-  auto dep = ctx_.caches.deployments->get(kube::objectKey(ns, workerDeploymentName(c.metadata.name)));
+                    allReady ? "WorkersReady" : "WorkersNotReady", status.ready + " workers ready",
+                    gen, now);
+  auto dep =
+      ctx_.caches.deployments->get(kube::objectKey(ns, workerDeploymentName(c.metadata.name)));
   bool progressing = !dep || intAt(*dep, "status", "updatedReplicas") < decision.replicas ||
                      intAt(*dep, "status", "readyReplicas") < decision.replicas ||
                      static_cast<int>(pods.size()) != decision.replicas;
@@ -120,12 +122,10 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
                     progressing ? "Scaling" : "Stable", decision.reason, gen, now);
   bool atMax = waiting > 0 && decision.replicas >= api::effectiveWorkersMax(c.spec) &&
                status.readyWorkers >= decision.replicas;
-  api::setCondition(status.conditions, "Degraded",
-                    atMax ? api::kConditionTrue : api::kConditionFalse,
-                    atMax ? "AtMaxWorkers" : "AsExpected",
-                    atMax ? std::to_string(waiting) + " sessions wait: workers.max reached"
-                          : "",
-                    gen, now);
+  api::setCondition(
+      status.conditions, "Degraded", atMax ? api::kConditionTrue : api::kConditionFalse,
+      atMax ? "AtMaxWorkers" : "AsExpected",
+      atMax ? std::to_string(waiting) + " sessions wait: workers.max reached" : "", gen, now);
   st = writeStatus(*obj, c, status);
   if (!st.ok()) {
     return st.error();
@@ -141,7 +141,8 @@ Status ClusterReconciler::ensureDeployment(const api::WahaCluster& c, const Json
                                            int replicas, const std::string& reason) {
   const auto& ns = c.metadata.namespace_;
   Json want = buildWorkerDeployment(c, replicas);
-  auto have = ctx_.caches.deployments->get(kube::objectKey(ns, workerDeploymentName(c.metadata.name)));
+  auto have =
+      ctx_.caches.deployments->get(kube::objectKey(ns, workerDeploymentName(c.metadata.name)));
   if (!have) {
     auto r = ctx_.kube.create(kDeployments, ns, want);
     if (!r.ok() && r.error().code != 409) {
@@ -233,8 +234,8 @@ std::optional<Duration> ClusterReconciler::failStuckWorkers(const api::WahaClust
     // Fencing: the sessions start elsewhere only once this pod no longer exists.
     auto st = ctx_.kube.remove(kPods, ns, p.name);
     if (st.ok() || st.error().code == 404) {
-      log::warn("deleting NotReady worker", {{"pod", ns + "/" + p.name},
-                                             {"timeoutSeconds", std::to_string(timeout.count())}});
+      log::warn("deleting NotReady worker",
+                {{"pod", ns + "/" + p.name}, {"timeoutSeconds", std::to_string(timeout.count())}});
       ctx_.event(clusterObj, kube::EventType::Warning, "WorkerNotReady",
                  "deleting worker pod " + p.name + ": NotReady for more than " +
                      std::to_string(timeout.count()) + "s; its sessions will move");

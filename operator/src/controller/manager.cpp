@@ -50,7 +50,8 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
   kube::WatcherOptions workerOpts;
   workerOpts.labelSelector = kWorkerPodSelector;
   pods_ = std::make_unique<kube::Informer>(kube, kPods, ns, clock, random, workerOpts);
-  deployments_ = std::make_unique<kube::Informer>(kube, kDeployments, ns, clock, random, workerOpts);
+  deployments_ =
+      std::make_unique<kube::Informer>(kube, kDeployments, ns, clock, random, workerOpts);
   secrets_ = std::make_unique<kube::Informer>(kube, kSecrets, ns, clock, random);
 
   sessionsInf_->addIndex(kByCluster, sessionClusterIndex);
@@ -110,7 +111,8 @@ void Manager::wireHandlers() {
     }
   };
   sessionToCluster.onAdd = [toCluster](const kube::ObjectPtr& o, bool) { toCluster(o); };
-  sessionToCluster.onUpdate = [toCluster](const kube::ObjectPtr& a, const kube::ObjectPtr& b, bool) {
+  sessionToCluster.onUpdate = [toCluster](const kube::ObjectPtr& a, const kube::ObjectPtr& b,
+                                          bool) {
     if (sessionWorkerIndex(*a) != sessionWorkerIndex(*b) || (*a)["spec"] != (*b)["spec"]) {
       toCluster(b);
     }
@@ -125,7 +127,9 @@ void Manager::wireHandlers() {
 
   // A cluster appearing or going concerns all its sessions (ClusterNotFound, and back).
   kube::EventHandler clusterToSessions;
-  auto all = [this](const kube::ObjectPtr& o) { enqueueSessionsOf(kByCluster, kube::objectKey(*o), false); };
+  auto all = [this](const kube::ObjectPtr& o) {
+    enqueueSessionsOf(kByCluster, kube::objectKey(*o), false);
+  };
   clusterToSessions.onAdd = [all](const kube::ObjectPtr& o, bool fromList) {
     if (!fromList) {
       all(o);
@@ -157,16 +161,19 @@ void Manager::wireHandlers() {
       sync_->forget(podKey);
     }
   };
-  podHandler.onAdd = [podChanged](const kube::ObjectPtr& o, bool) { podChanged(nullptr, o, false); };
+  podHandler.onAdd = [podChanged](const kube::ObjectPtr& o, bool) {
+    podChanged(nullptr, o, false);
+  };
   podHandler.onUpdate = [podChanged](const kube::ObjectPtr& a, const kube::ObjectPtr& b, bool) {
     podChanged(a, b, false);
   };
-  podHandler.onDelete = [podChanged](const kube::ObjectPtr& o, bool) { podChanged(o, nullptr, true); };
+  podHandler.onDelete = [podChanged](const kube::ObjectPtr& o, bool) {
+    podChanged(o, nullptr, true);
+  };
   pods_->addHandler(podHandler);
 
-  deployments_->enqueueMappedTo(clusterRunner_->queue(), [](const Json& o) {
-    return kube::ownerKeys(o, api::kClusterKind);
-  });
+  deployments_->enqueueMappedTo(
+      clusterRunner_->queue(), [](const Json& o) { return kube::ownerKeys(o, api::kClusterKind); });
 
   // A Secret's change may be a cluster's API key arriving.
   kube::EventHandler secretHandler;
@@ -250,7 +257,8 @@ void Manager::sweepOrphans(const WorkerTarget& t, const WorkerReport& report) {
     if (!isLive(info.status)) {
       continue;
     }
-    auto owners = sessionsInf_->store().byIndex(kBySessionName, t.ns + "/" + t.cluster + "/" + name);
+    auto owners =
+        sessionsInf_->store().byIndex(kBySessionName, t.ns + "/" + t.cluster + "/" + name);
     bool owned = false;
     for (const auto& o : owners) {
       auto worker = sessionWorkerIndex(*o);
@@ -269,8 +277,8 @@ void Manager::sweepOrphans(const WorkerTarget& t, const WorkerReport& report) {
         continue;
       }
     }
-    std::string why = owners.empty() ? "no WahaSession owns it"
-                                     : "its WahaSession is assigned to another worker";
+    std::string why =
+        owners.empty() ? "no WahaSession owns it" : "its WahaSession is assigned to another worker";
     log::warn("stopping orphan session", {{"worker", t.key}, {"session", name}, {"reason", why}});
     auto cluster = clusters_->store().get(kube::objectKey(t.ns, t.cluster));
     if (cluster) {
@@ -291,12 +299,12 @@ void Manager::sweepOrphans(const WorkerTarget& t, const WorkerReport& report) {
 }
 
 Status Manager::startCaches() {
-  for (auto* inf : {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(),
-                    secrets_.get()}) {
+  for (auto* inf :
+       {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(), secrets_.get()}) {
     inf->start();
   }
-  for (auto* inf : {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(),
-                    secrets_.get()}) {
+  for (auto* inf :
+       {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(), secrets_.get()}) {
     if (!inf->waitForSync(options_.syncTimeout)) {
       return Error::make(0, "CacheSyncTimeout",
                          "cache of " + inf->resource().resource + " did not sync", true);
@@ -327,8 +335,8 @@ void Manager::stop() {
   if (sync_) {
     sync_->stop();
   }
-  for (auto* inf : {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(),
-                    secrets_.get()}) {
+  for (auto* inf :
+       {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(), secrets_.get()}) {
     if (inf != nullptr) {
       inf->stop();
     }
@@ -336,8 +344,8 @@ void Manager::stop() {
 }
 
 bool Manager::synced() const {
-  for (auto* inf : {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(),
-                    secrets_.get()}) {
+  for (auto* inf :
+       {clusters_.get(), sessionsInf_.get(), pods_.get(), deployments_.get(), secrets_.get()}) {
     if (!inf->hasSynced()) {
       return false;
     }

@@ -89,8 +89,8 @@ void WorkerSync::loop() {
       if (d == due_.end()) {
         // New worker: first poll soon, spread so a fresh start does not poll all at once.
         due_[t.key] = now + Duration(static_cast<Duration::rep>(
-                                static_cast<double>(std::chrono::milliseconds(200).count()) *
-                                1e6 * random_.uniform()));
+                                static_cast<double>(std::chrono::milliseconds(200).count()) * 1e6 *
+                                random_.uniform()));
         continue;
       }
       if (d->second <= now && !inFlight_[t.key]) {

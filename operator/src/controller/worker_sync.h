@@ -20,8 +20,8 @@
 namespace waha::controller {
 
 struct WorkerReport {
-  TimePoint at{};                // when the answer arrived
-  bool ok = false;               // false: the last poll failed (see error)
+  TimePoint at{};   // when the answer arrived
+  bool ok = false;  // false: the last poll failed (see error)
   std::string error;
   int consecutiveFailures = 0;
   std::map<std::string, wahaapi::SessionInfo> sessions;  // by WAHA session name

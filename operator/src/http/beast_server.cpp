@@ -156,12 +156,11 @@ class Connection final : public ConnectionBase {
   void run() {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       lowest(stream_).expires_after(std::chrono::seconds(30));
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = self()](beast::error_code ec) {
-                                if (!ec) {
-                                  self->readRequest();
-                                }
-                              });
+      stream_.async_handshake(ssl::stream_base::server, [self = self()](beast::error_code ec) {
+        if (!ec) {
+          self->readRequest();
+        }
+      });
     } else {
       readRequest();
     }
@@ -209,16 +208,16 @@ class Connection final : public ConnectionBase {
     streamSer_.emplace(streamRes_);
     writing_ = true;
     lowest(stream_).expires_never();
-    bhttp::async_write_header(stream_, *streamSer_, [self = self()](beast::error_code ec,
-                                                                   std::size_t) {
-      self->writing_ = false;
-      if (ec) {
-        self->failStream();
-        return;
-      }
-      self->watchForClose();
-      self->pump();
-    });
+    bhttp::async_write_header(stream_, *streamSer_,
+                              [self = self()](beast::error_code ec, std::size_t) {
+                                self->writing_ = false;
+                                if (ec) {
+                                  self->failStream();
+                                  return;
+                                }
+                                self->watchForClose();
+                                self->pump();
+                              });
   }
 
   void writeChunk(std::string data) override {
@@ -247,19 +246,19 @@ class Connection final : public ConnectionBase {
     parser_->body_limit(opts_.maxBodyBytes);
     parser_->header_limit(64 * 1024);
     lowest(stream_).expires_after(opts_.idleTimeout);
-    bhttp::async_read(stream_, buffer_, *parser_, [self = self()](beast::error_code ec,
-                                                                  std::size_t) {
-      if (ec == bhttp::error::body_limit) {
-        self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
-                           false);
-        return;
-      }
-      if (ec) {
-        self->close();
-        return;
-      }
-      self->dispatch();
-    });
+    bhttp::async_read(
+        stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
+          if (ec == bhttp::error::body_limit) {
+            self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                               false);
+            return;
+          }
+          if (ec) {
+            self->close();
+            return;
+          }
+          self->dispatch();
+        });
   }
 
   void dispatch() {
@@ -292,17 +291,17 @@ class Connection final : public ConnectionBase {
   // While a stream is open nothing else is read; a read of the socket notices a client that hung
   // up (EOF) so the stream's owner can stop producing.
   void watchForClose() {
-    stream_.async_read_some(peek_.prepare(1024), [self = self()](beast::error_code ec,
-                                                                std::size_t n) {
-      if (ec) {
-        self->failStream();
-        return;
-      }
-      self->peek_.commit(n);
-      if (self->streamOpen_) {
-        self->watchForClose();
-      }
-    });
+    stream_.async_read_some(peek_.prepare(1024),
+                            [self = self()](beast::error_code ec, std::size_t n) {
+                              if (ec) {
+                                self->failStream();
+                                return;
+                              }
+                              self->peek_.commit(n);
+                              if (self->streamOpen_) {
+                                self->watchForClose();
+                              }
+                            });
   }
 
   void pump() {
@@ -326,21 +325,21 @@ class Connection final : public ConnectionBase {
     }
     if (ending_) {
       writing_ = true;
-      net::async_write(stream_, bhttp::make_chunk_last(),
-                       [self = self()](beast::error_code ec, std::size_t) {
-                         self->writing_ = false;
-                         self->finishStream();
-                         if (ec) {
-                           self->close();
-                           return;
-                         }
-                         // Pipelined bytes read while streaming seed the next request.
-                         auto n = net::buffer_copy(self->buffer_.prepare(self->peek_.size()),
-                                                   self->peek_.data());
-                         self->buffer_.commit(n);
-                         self->peek_.consume(self->peek_.size());
-                         self->readRequest();
-                       });
+      net::async_write(
+          stream_, bhttp::make_chunk_last(), [self = self()](beast::error_code ec, std::size_t) {
+            self->writing_ = false;
+            self->finishStream();
+            if (ec) {
+              self->close();
+              return;
+            }
+            // Pipelined bytes read while streaming seed the next request.
+            auto n =
+                net::buffer_copy(self->buffer_.prepare(self->peek_.size()), self->peek_.data());
+            self->buffer_.commit(n);
+            self->peek_.consume(self->peek_.size());
+            self->readRequest();
+          });
     }
   }
 
@@ -425,9 +424,9 @@ class BeastServer final : public HttpServer {
       acceptor_->listen(net::socket_base::max_listen_connections);
       port_ = acceptor_->local_endpoint().port();
     } catch (const std::exception& e) {
-      return Error::make(0, "BindFailed",
-                         "cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) +
-                             ": " + e.what());
+      return Error::make(
+          0, "BindFailed",
+          "cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) + ": " + e.what());
     }
     accept();
     for (int i = 0; i < std::max(1, opts_.threads); ++i) {
@@ -484,33 +483,33 @@ class BeastServer final : public HttpServer {
 
  private:
   void accept() {
-    acceptor_->async_accept(net::make_strand(ioc_), [this](beast::error_code ec,
-                                                           tcp::socket socket) {
-      if (ec) {
-        if (ec != net::error::operation_aborted && acceptor_->is_open()) {
+    acceptor_->async_accept(
+        net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (ec != net::error::operation_aborted && acceptor_->is_open()) {
+              accept();
+            }
+            return;
+          }
+          beast::error_code e1, e2;
+          auto local = socket.local_endpoint(e1).address().to_string();
+          auto remote = socket.remote_endpoint(e2).address().to_string();
+          socket.set_option(tcp::no_delay(true), e1);
+          std::shared_ptr<ConnectionBase> conn;
+          if (sslCtx_) {
+            auto c = std::make_shared<Connection<TlsStream>>(TlsStream(std::move(socket), *sslCtx_),
+                                                             opts_, handler_, local, remote);
+            c->run();
+            conn = c;
+          } else {
+            auto c = std::make_shared<Connection<PlainStream>>(PlainStream(std::move(socket)),
+                                                               opts_, handler_, local, remote);
+            c->run();
+            conn = c;
+          }
+          track(conn);
           accept();
-        }
-        return;
-      }
-      beast::error_code e1, e2;
-      auto local = socket.local_endpoint(e1).address().to_string();
-      auto remote = socket.remote_endpoint(e2).address().to_string();
-      socket.set_option(tcp::no_delay(true), e1);
-      std::shared_ptr<ConnectionBase> conn;
-      if (sslCtx_) {
-        auto c = std::make_shared<Connection<TlsStream>>(TlsStream(std::move(socket), *sslCtx_),
-                                                        opts_, handler_, local, remote);
-        c->run();
-        conn = c;
-      } else {
-        auto c = std::make_shared<Connection<PlainStream>>(PlainStream(std::move(socket)), opts_,
-                                                          handler_, local, remote);
-        c->run();
-        conn = c;
-      }
-      track(conn);
-      accept();
-    });
+        });
   }
 
   ServerOptions opts_;
@@ -537,9 +536,7 @@ class BeastServer final : public HttpServer {
 }  // namespace
 
 Handler syncHandler(std::function<Response(const Request&)> fn) {
-  return [fn = std::move(fn)](Request& req, std::shared_ptr<Exchange> ex) {
-    ex->respond(fn(req));
-  };
+  return [fn = std::move(fn)](Request& req, std::shared_ptr<Exchange> ex) { ex->respond(fn(req)); };
 }
 
 std::unique_ptr<HttpServer> makeBeastServer(ServerOptions options) {

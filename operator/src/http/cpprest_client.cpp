@@ -5,9 +5,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cpprest/http_client.h>
 #include <atomic>
 #include <boost/asio/ssl.hpp>
-#include <cpprest/http_client.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -218,8 +218,7 @@ class CpprestClient final : public HttpClient {
       if (st.cancelled) {
         return Status{};
       }
-      if (!splitter.feed(std::string_view(reinterpret_cast<const char*>(buf.data()), n),
-                         onLine)) {
+      if (!splitter.feed(std::string_view(reinterpret_cast<const char*>(buf.data()), n), onLine)) {
         if (splitter.overflowed()) {
           return Error::make(0, "LineTooLong", "stream line exceeds the size limit", true);
         }

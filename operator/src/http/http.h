@@ -37,10 +37,10 @@ std::string urlEncode(std::string_view s);
 std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view query);
 
 struct Request {
-  std::string method;         // "GET", "POST", ...
-  std::string target;         // raw request target: path plus "?query"
-  std::string path;           // percent-decoded path, no query
-  std::string query;          // raw query string without '?'
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target: path plus "?query"
+  std::string path;    // percent-decoded path, no query
+  std::string query;   // raw query string without '?'
   Headers headers;
   std::string body;
   std::string remoteAddress;  // peer IP as text

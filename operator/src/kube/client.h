@@ -37,7 +37,7 @@ struct ResourceRef {
 struct ListOptions {
   std::string labelSelector;
   std::string fieldSelector;
-  int limit = 0;               // 0: no paging
+  int limit = 0;  // 0: no paging
   std::string continueToken;
   std::string resourceVersion;  // "" : most recent (quorum read)
 };
@@ -102,8 +102,7 @@ class KubeClient {
   virtual Result<Json> update(const ResourceRef& r, const std::string& ns, const Json& obj,
                               const std::string& subresource = "") = 0;
   virtual Result<Json> patch(const ResourceRef& r, const std::string& ns, const std::string& name,
-                             PatchType type, const std::string& body,
-                             const PatchOptions& opts = {},
+                             PatchType type, const std::string& body, const PatchOptions& opts = {},
                              const std::string& subresource = "") = 0;
   virtual Status remove(const ResourceRef& r, const std::string& ns, const std::string& name,
                         const DeleteOptions& opts = {}) = 0;

@@ -36,9 +36,9 @@ ObjectReference ObjectReference::fromObject(const Json& obj) {
 
 Json ObjectReference::toJson() const {
   Json j = {{"apiVersion", apiVersion}, {"kind", kind}, {"name", name}};
-  for (auto [k, v] : {std::pair{"namespace", &ns}, std::pair{"uid", &uid},
-                      std::pair{"resourceVersion", &resourceVersion},
-                      std::pair{"fieldPath", &fieldPath}}) {
+  for (auto [k, v] :
+       {std::pair{"namespace", &ns}, std::pair{"uid", &uid},
+        std::pair{"resourceVersion", &resourceVersion}, std::pair{"fieldPath", &fieldPath}}) {
     if (!v->empty()) {
       j[k] = *v;
     }
@@ -53,13 +53,13 @@ EventRecorder::EventRecorder(KubeClient& client, Clock& clock, EventRecorderOpti
 
 EventRecorder::~EventRecorder() { stop(); }
 
-void EventRecorder::record(const ObjectReference& object, EventType type,
-                           const std::string& reason, const std::string& message) {
+void EventRecorder::record(const ObjectReference& object, EventType type, const std::string& reason,
+                           const std::string& message) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (!stopping_ && queue_.size() < opts_.queueSize) {
-      queue_.push_back(Item{object, type, reason, message.substr(0, kMaxMessage),
-                            clock_.wallNow()});
+      queue_.push_back(
+          Item{object, type, reason, message.substr(0, kMaxMessage), clock_.wallNow()});
       cv_.notify_one();
       return;
     }
@@ -150,15 +150,18 @@ bool EventRecorder::createEvent(const Item& item, const std::string& key, int co
   }
   written_.fetch_add(1);
   remember(key, Seen{meta(*res, "name").empty() ? item.object.name + suffix : meta(*res, "name"),
-                     ns, count, ev["firstTimestamp"], {}});
+                     ns,
+                     count,
+                     ev["firstTimestamp"],
+                     {}});
   return true;
 }
 
 void EventRecorder::write(const Item& item) {
   const ObjectReference& o = item.object;
   std::string key = o.ns + "\x1f" + o.kind + "\x1f" + o.name + "\x1f" + o.uid + "\x1f" +
-                    (item.type == EventType::Warning ? "W" : "N") + "\x1f" + item.reason +
-                    "\x1f" + item.message;
+                    (item.type == EventType::Warning ? "W" : "N") + "\x1f" + item.reason + "\x1f" +
+                    item.message;
   auto it = seen_.find(key);
   if (it == seen_.end()) {
     createEvent(item, key, 1, "");
@@ -180,8 +183,8 @@ void EventRecorder::write(const Item& item) {
     createEvent(item, key, count, seen.firstTimestamp);
     return;
   }
-  log::warn("event patch failed", {{"event", seen.eventNs + "/" + seen.eventName},
-                                   {"error", res.error().str()}});
+  log::warn("event patch failed",
+            {{"event", seen.eventNs + "/" + seen.eventName}, {"error", res.error().str()}});
 }
 
 }  // namespace waha::kube

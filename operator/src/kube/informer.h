@@ -42,7 +42,9 @@ class Informer {
   const ResourceRef& resource() const { return resource_; }
 
   // Call before start().
-  void addIndex(const std::string& name, Store::IndexFn fn) { store_.addIndex(name, std::move(fn)); }
+  void addIndex(const std::string& name, Store::IndexFn fn) {
+    store_.addIndex(name, std::move(fn));
+  }
   void addHandler(EventHandler handler);
   // Enqueue the object's own key on every change. Keys from a LIST go to the Initial lane.
   void enqueueTo(WorkQueue& queue);

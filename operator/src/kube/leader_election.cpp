@@ -191,7 +191,8 @@ void LeaderElector::start() {
       lk.unlock();
       step();
       lk.lock();
-      clock_.waitUntil(lk, loopCv_, clock_.now() + config_.retryPeriod, [this] { return stopping_; });
+      clock_.waitUntil(lk, loopCv_, clock_.now() + config_.retryPeriod,
+                       [this] { return stopping_; });
     }
   });
 }

@@ -16,9 +16,10 @@
 namespace waha::kube {
 
 struct RestOptions {
-  std::string server;                  // https://host:port
-  std::function<std::string()> token;  // bearer token for each request (a TokenSource); may be empty
-  std::string username;                // basic auth, used only without a token
+  std::string server;  // https://host:port
+  std::function<std::string()>
+      token;             // bearer token for each request (a TokenSource); may be empty
+  std::string username;  // basic auth, used only without a token
   std::string password;
   std::string userAgent = "waha-operator";
   std::chrono::milliseconds requestTimeout{30000};

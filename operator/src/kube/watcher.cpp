@@ -134,9 +134,8 @@ WatcherStep WatcherMachine::onEvent(const WatchEvent& event) {
       log::info("watch expired, re-listing", {{"rv", lastRv_}});
       return beginList();
     }
-    return fail("watch error event",
-                Error::make(statusCode(event.object), "WatchError", statusMessage(event.object),
-                            true));
+    return fail("watch error event", Error::make(statusCode(event.object), "WatchError",
+                                                 statusMessage(event.object), true));
   }
   std::string rv = resourceVersionOf(event.object);
   if (event.type == T::Bookmark) {

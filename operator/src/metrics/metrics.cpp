@@ -1,13 +1,13 @@
 #include "metrics/metrics.h"
 
-#include <map>
-#include <mutex>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <map>
+#include <mutex>
 #include <vector>
 
 namespace waha::metrics {
@@ -21,9 +21,9 @@ using prometheus::Histogram;
 
 // controller-runtime's reconcile_time_seconds buckets.
 const Histogram::BucketBoundaries kReconcileBuckets = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
-    0.7,   0.8,  0.9,   1.0,  1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5,
-    6,     7,    8,     9,    10,   15,  20,   25,  30,  40,  50,  60};
+    0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+    0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+    6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
 
 // client-go workqueue: ExponentialBuckets(10e-9, 10, 12).
 Histogram::BucketBoundaries queueBuckets() {
@@ -165,8 +165,7 @@ class PromQueueMetrics final : public kube::QueueMetrics {
 
 class PromControllerMetrics final : public ControllerMetrics {
  public:
-  PromControllerMetrics(Families& f, const std::string& name, int maxConcurrent)
-      : queue_(f, name) {
+  PromControllerMetrics(Families& f, const std::string& name, int maxConcurrent) : queue_(f, name) {
     prometheus::Labels l{{"controller", name}};
     for (auto r : {ReconcileResult::Success, ReconcileResult::Error, ReconcileResult::Requeue,
                    ReconcileResult::RequeueAfter}) {

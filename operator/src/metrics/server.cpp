@@ -45,7 +45,8 @@ http::Response MetricsServer::handle(const http::Request& req) {
 }
 
 Status MetricsServer::start() {
-  return server_->start(http::syncHandler([this](const http::Request& req) { return handle(req); }));
+  return server_->start(
+      http::syncHandler([this](const http::Request& req) { return handle(req); }));
 }
 
 int MetricsServer::port() const { return server_->port(); }

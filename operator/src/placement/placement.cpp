@@ -4,9 +4,7 @@
 
 namespace waha::placement {
 
-bool isCandidate(const WorkerView& w) {
-  return w.ready && !w.draining && w.load < w.capacity;
-}
+bool isCandidate(const WorkerView& w) { return w.ready && !w.draining && w.load < w.capacity; }
 
 namespace {
 

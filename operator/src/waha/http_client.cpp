@@ -10,7 +10,9 @@
 namespace waha::wahaapi {
 namespace {
 
-bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+bool contains(const std::string& s, const char* needle) {
+  return s.find(needle) != std::string::npos;
+}
 
 // WAHA's errors are NestJS-shaped: {"statusCode":422,"message":"...","error":"..."}; `message`
 // may also be a list or an object. Falls back to the raw body.
@@ -147,8 +149,7 @@ class HttpWahaClient final : public WahaClient {
   }
 
   void run(const Endpoint& ep, std::string method, std::string path, std::string body,
-           std::chrono::milliseconds timeout,
-           std::function<void(Result<http::Response>)> done) {
+           std::chrono::milliseconds timeout, std::function<void(Result<http::Response>)> done) {
     http::ClientRequest req;
     req.method = std::move(method);
     req.url = ep.baseUrl + path;

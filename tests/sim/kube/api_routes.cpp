@@ -23,14 +23,18 @@ std::vector<std::string> splitPath(const std::string& path) {
 }
 
 Json resourceList(const std::vector<ResourceInfo>& infos, const std::string& groupVersion) {
-  static const Json verbs = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+  static const Json verbs = {"create", "delete", "deletecollection", "get",
+                             "list",   "patch",  "update",           "watch"};
   Json res = Json::array();
   for (const auto& r : infos) {
     if (r.apiVersion() != groupVersion) {
       continue;
     }
-    Json e = {{"name", r.gvr.resource}, {"singularName", r.singular}, {"namespaced", r.namespaced},
-              {"kind", r.kind}, {"verbs", verbs}};
+    Json e = {{"name", r.gvr.resource},
+              {"singularName", r.singular},
+              {"namespaced", r.namespaced},
+              {"kind", r.kind},
+              {"verbs", verbs}};
     if (!r.shortNames.empty()) {
       e["shortNames"] = r.shortNames;
     }
@@ -39,16 +43,26 @@ Json resourceList(const std::vector<ResourceInfo>& infos, const std::string& gro
     }
     res.push_back(e);
     if (r.hasStatus) {
-      res.push_back({{"name", r.gvr.resource + "/status"}, {"singularName", ""}, {"namespaced", r.namespaced},
-                     {"kind", r.kind}, {"verbs", {"get", "patch", "update"}}});
+      res.push_back({{"name", r.gvr.resource + "/status"},
+                     {"singularName", ""},
+                     {"namespaced", r.namespaced},
+                     {"kind", r.kind},
+                     {"verbs", {"get", "patch", "update"}}});
     }
     if (r.scale) {
-      res.push_back({{"name", r.gvr.resource + "/scale"}, {"singularName", ""}, {"namespaced", r.namespaced},
-                     {"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"},
+      res.push_back({{"name", r.gvr.resource + "/scale"},
+                     {"singularName", ""},
+                     {"namespaced", r.namespaced},
+                     {"group", "autoscaling"},
+                     {"version", "v1"},
+                     {"kind", "Scale"},
                      {"verbs", {"get", "patch", "update"}}});
     }
   }
-  return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", groupVersion}, {"resources", res}};
+  return {{"kind", "APIResourceList"},
+          {"apiVersion", "v1"},
+          {"groupVersion", groupVersion},
+          {"resources", res}};
 }
 
 Json groupJson(const std::string& group, const std::vector<std::string>& versions) {
@@ -87,34 +101,43 @@ Json toScale(const ResourceInfo& info, const Json& obj) {
     selector = s != nullptr && s->is_string() ? s->get<std::string>() : "";
   }
   const Json& m = obj["metadata"];
-  Json meta = {{"name", m["name"]}, {"uid", m["uid"]}, {"resourceVersion", m["resourceVersion"]},
+  Json meta = {{"name", m["name"]},
+               {"uid", m["uid"]},
+               {"resourceVersion", m["resourceVersion"]},
                {"creationTimestamp", m["creationTimestamp"]}};
   if (m.contains("namespace")) {
     meta["namespace"] = m["namespace"];
   }
-  return {{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", meta},
-          {"spec", {{"replicas", spec != nullptr ? *spec : Json(0)}}},
-          {"status", {{"replicas", status != nullptr ? *status : Json(0)}, {"selector", selector}}}};
+  return {
+      {"kind", "Scale"},
+      {"apiVersion", "autoscaling/v1"},
+      {"metadata", meta},
+      {"spec", {{"replicas", spec != nullptr ? *spec : Json(0)}}},
+      {"status", {{"replicas", status != nullptr ? *status : Json(0)}, {"selector", selector}}}};
 }
 
 Error conflictFor(const ResourceInfo& info, const std::string& name) {
   setErrorDetails({{"name", name}, {"group", info.gvr.group}, {"kind", info.gvr.resource}});
-  return Error::make(409, "Conflict", "Operation cannot be fulfilled on " + qualifiedResource(info) + " \"" +
-                                          name + "\": the object has been modified; please apply your "
-                                          "changes to the latest version and try again");
+  return Error::make(409, "Conflict",
+                     "Operation cannot be fulfilled on " + qualifiedResource(info) + " \"" + name +
+                         "\": the object has been modified; please apply your "
+                         "changes to the latest version and try again");
 }
 
 // Applies a PATCH body of the given content type to `target`.
-Result<Json> applyPatchType(const ResourceInfo& info, const std::string& contentType, const Json& target,
-                            const Json& patch, const std::string& fieldManager) {
+Result<Json> applyPatchType(const ResourceInfo& info, const std::string& contentType,
+                            const Json& target, const Json& patch,
+                            const std::string& fieldManager) {
   if (contentType.find("json-patch") != std::string::npos) {
     return jsonPatch(target, patch);
   }
   if (contentType.find("strategic-merge-patch") != std::string::npos) {
     if (!info.builtin) {
-      return Error::make(415, "UnsupportedMediaType",
-                         "the body of the request was in an unknown format - accepted media types include: "
-                         "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+      return Error::make(
+          415, "UnsupportedMediaType",
+          "the body of the request was in an unknown format - accepted media types include: "
+          "application/json-patch+json, application/merge-patch+json, "
+          "application/apply-patch+yaml");
     }
     return strategicMerge(target, patch);
   }
@@ -136,21 +159,30 @@ http::Response ApiServer::discovery(const http::Request& req, bool& handled) {
     return http::Response::text(200, "ok");
   }
   if (p == "/version") {
-    return jsonResponse(200, {{"major", "1"}, {"minor", "32"}, {"gitVersion", "v1.32.0-kube-sim"},
-                              {"gitCommit", "kube-sim"}, {"gitTreeState", "clean"},
-                              {"buildDate", "2026-01-01T00:00:00Z"}, {"goVersion", "go1.23"},
-                              {"compiler", "gc"}, {"platform", "linux/amd64"}});
+    return jsonResponse(200, {{"major", "1"},
+                              {"minor", "32"},
+                              {"gitVersion", "v1.32.0-kube-sim"},
+                              {"gitCommit", "kube-sim"},
+                              {"gitTreeState", "clean"},
+                              {"buildDate", "2026-01-01T00:00:00Z"},
+                              {"goVersion", "go1.23"},
+                              {"compiler", "gc"},
+                              {"platform", "linux/amd64"}});
   }
   if (p.rfind("/openapi", 0) == 0) {
     // No OpenAPI documents (kubectl would want protobuf for v2): clients fall back, see docs.
-    return jsonResponse(404, statusJson(Error::make(404, "NotFound", "the server could not find the requested resource")));
+    return jsonResponse(
+        404, statusJson(
+                 Error::make(404, "NotFound", "the server could not find the requested resource")));
   }
   auto parts = splitPath(p);
   auto infos = store_.registry().all();
   if (parts.size() == 1 && parts[0] == "api") {
-    return jsonResponse(200, {{"kind", "APIVersions"}, {"versions", {"v1"}},
+    return jsonResponse(200, {{"kind", "APIVersions"},
+                              {"versions", {"v1"}},
                               {"serverAddressByClientCIDRs",
-                               {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", "127.0.0.1:" + std::to_string(httpsPort())}}}}});
+                               {{{"clientCIDR", "0.0.0.0/0"},
+                                 {"serverAddress", "127.0.0.1:" + std::to_string(httpsPort())}}}}});
   }
   if (parts.size() == 2 && parts[0] == "api" && parts[1] == "v1") {
     return jsonResponse(200, resourceList(infos, "v1"));
@@ -174,7 +206,9 @@ http::Response ApiServer::discovery(const http::Request& req, bool& handled) {
   if (parts.size() == 3 && parts[0] == "apis") {
     Json list = resourceList(infos, parts[1] + "/" + parts[2]);
     if (list["resources"].empty()) {
-      return jsonResponse(404, statusJson(Error::make(404, "NotFound", "the server could not find the requested resource")));
+      return jsonResponse(
+          404, statusJson(Error::make(404, "NotFound",
+                                      "the server could not find the requested resource")));
     }
     return jsonResponse(200, list);
   }
@@ -182,13 +216,15 @@ http::Response ApiServer::discovery(const http::Request& req, bool& handled) {
   return {};
 }
 
-void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool& handled) {
+void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchange> ex,
+                         bool& handled) {
   if (req.header("Content-Type").find("protobuf") != std::string::npos) {
     // Only JSON is spoken; client-go retries such writes as JSON after a 415.
     handled = true;
-    ex->respond(errorResponse(Error::make(415, "UnsupportedMediaType",
-                                          "the body of the request was in an unknown format - accepted media "
-                                          "types include: application/json, application/yaml")));
+    ex->respond(errorResponse(
+        Error::make(415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media "
+                    "types include: application/json, application/yaml")));
     return;
   }
   auto parts = splitPath(req.path);
@@ -206,7 +242,8 @@ void ApiServer::resource(const http::Request& req, std::shared_ptr<http::Exchang
   }
   std::vector<std::string> rest(parts.begin() + static_cast<long>(at), parts.end());
   std::string ns;
-  if (rest.size() >= 3 && rest[0] == "namespaces" && !(rest.size() == 3 && (rest[2] == "status" || rest[2] == "finalize"))) {
+  if (rest.size() >= 3 && rest[0] == "namespaces" &&
+      !(rest.size() == 3 && (rest[2] == "status" || rest[2] == "finalize"))) {
     ns = rest[1];
     rest.erase(rest.begin(), rest.begin() + 2);
   }
@@ -261,8 +298,10 @@ void ApiServer::serveCollection(const http::Request& req, std::shared_ptr<http::
       ex->respond(jsonResponse(200, toTable(info, page->items, meta)));
       return;
     }
-    ex->respond(jsonResponse(200, {{"kind", info.listKind()}, {"apiVersion", info.apiVersion()},
-                                   {"metadata", meta}, {"items", page->items}}));
+    ex->respond(jsonResponse(200, {{"kind", info.listKind()},
+                                   {"apiVersion", info.apiVersion()},
+                                   {"metadata", meta},
+                                   {"items", page->items}}));
     return;
   }
   if (req.method == "POST") {
@@ -284,15 +323,19 @@ void ApiServer::serveCollection(const http::Request& req, std::shared_ptr<http::
     for (const auto& item : *items) {
       (void)store_.removeObject(info.gvr, ns, item["metadata"].value("name", ""), "Background");
     }
-    ex->respond(jsonResponse(200, {{"kind", info.listKind()}, {"apiVersion", info.apiVersion()},
-                                   {"metadata", Json::object()}, {"items", *items}}));
+    ex->respond(jsonResponse(200, {{"kind", info.listKind()},
+                                   {"apiVersion", info.apiVersion()},
+                                   {"metadata", Json::object()},
+                                   {"items", *items}}));
     return;
   }
-  ex->respond(jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
+  ex->respond(
+      jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
 }
 
-void ApiServer::serveItem(const http::Request& req, std::shared_ptr<http::Exchange> ex, const ResourceInfo& info,
-                          const std::string& ns, const std::string& name, const std::string& sub) {
+void ApiServer::serveItem(const http::Request& req, std::shared_ptr<http::Exchange> ex,
+                          const ResourceInfo& info, const std::string& ns, const std::string& name,
+                          const std::string& sub) {
   if (req.method == "GET") {
     auto obj = store_.get(info.gvr, ns, name);
     if (!obj) {
@@ -300,7 +343,9 @@ void ApiServer::serveItem(const http::Request& req, std::shared_ptr<http::Exchan
     } else if (sub == "scale") {
       ex->respond(jsonResponse(200, toScale(info, *obj)));
     } else if (wantsTable(req)) {
-      ex->respond(jsonResponse(200, toTable(info, {*obj}, {{"resourceVersion", (*obj)["metadata"]["resourceVersion"]}})));
+      ex->respond(jsonResponse(
+          200,
+          toTable(info, {*obj}, {{"resourceVersion", (*obj)["metadata"]["resourceVersion"]}})));
     } else {
       ex->respond(jsonResponse(200, *obj));
     }
@@ -320,7 +365,8 @@ void ApiServer::serveItem(const http::Request& req, std::shared_ptr<http::Exchan
         if (opts.contains("preconditions") && opts["preconditions"].is_object()) {
           preRv = opts["preconditions"].value("resourceVersion", "");
         }
-        if (opts.contains("orphanDependents") && opts["orphanDependents"].is_boolean() && propagation.empty()) {
+        if (opts.contains("orphanDependents") && opts["orphanDependents"].is_boolean() &&
+            propagation.empty()) {
           propagation = opts["orphanDependents"].get<bool>() ? "Orphan" : "Background";
         }
       }
@@ -329,19 +375,26 @@ void ApiServer::serveItem(const http::Request& req, std::shared_ptr<http::Exchan
     ex->respond(removed ? jsonResponse(200, *removed) : errorResponse(removed.error()));
     return;
   }
-  ex->respond(jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
+  ex->respond(
+      jsonResponse(405, statusJson(Error::make(405, "MethodNotAllowed", "method not allowed"))));
 }
 
 // PUT and PATCH of an object or its /status or /scale.
-void ApiServer::serveWrite(const http::Request& req, std::shared_ptr<http::Exchange> ex, const ResourceInfo& info,
-                           const std::string& ns, const std::string& name, const std::string& sub) {
+void ApiServer::serveWrite(const http::Request& req, std::shared_ptr<http::Exchange> ex,
+                           const ResourceInfo& info, const std::string& ns, const std::string& name,
+                           const std::string& sub) {
   bool isPatch = req.method == "PATCH";
   std::string ctype = req.header("Content-Type");
   bool apply = isPatch && ctype.find("apply-patch") != std::string::npos;
   std::string manager = req.queryParam("fieldManager").value_or("");
   if (apply && manager.empty()) {
-    setErrorDetails({{"causes", {{{"reason", "FieldValueRequired"}, {"message", "Required value: is required for apply patch"}, {"field", "fieldManager"}}}}});
-    ex->respond(errorResponse(Error::make(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")));
+    setErrorDetails({{"causes",
+                      {{{"reason", "FieldValueRequired"},
+                        {"message", "Required value: is required for apply patch"},
+                        {"field", "fieldManager"}}}}});
+    ex->respond(errorResponse(Error::make(422, "Invalid",
+                                          "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
+                                          "Required value: is required for apply patch")));
     return;
   }
   auto body = parseBody(req.body, apply || !isPatch);
@@ -352,9 +405,10 @@ void ApiServer::serveWrite(const http::Request& req, std::shared_ptr<http::Excha
   if (!isPatch && sub != "scale") {
     Json obj = std::move(*body);
     if (!obj.is_object() || obj["metadata"].value("name", "") != name) {
-      ex->respond(errorResponse(Error::make(400, "BadRequest", "the name of the object (" +
-                                            (obj.is_object() ? obj["metadata"].value("name", "") : "") +
-                                            ") does not match the name on the URL (" + name + ")")));
+      ex->respond(errorResponse(Error::make(
+          400, "BadRequest",
+          "the name of the object (" + (obj.is_object() ? obj["metadata"].value("name", "") : "") +
+              ") does not match the name on the URL (" + name + ")")));
       return;
     }
     auto updated = store_.update(info.gvr, ns, std::move(obj), sub);
@@ -428,7 +482,7 @@ void ApiServer::serveWatch(const http::Request& req, std::shared_ptr<http::Excha
   auto stream = ex->startStream(200, headers);
   ResourceInfo ri = info;
   auto sink = [state, stream, table, bookmarks, ri](const std::string& type, const Json& obj,
-                                                   const std::string& text) {
+                                                    const std::string& text) {
     if (type == "CLOSE") {
       stream->end();
       return false;
@@ -442,7 +496,8 @@ void ApiServer::serveWatch(const http::Request& req, std::shared_ptr<http::Excha
     } else if (table) {
       out = toTable(ri, {obj}, {{"resourceVersion", obj["metadata"]["resourceVersion"]}});
     }
-    std::string line = "{\"type\":\"" + type + "\",\"object\":" + (out.is_null() ? text : out.dump()) + "}\n";
+    std::string line =
+        "{\"type\":\"" + type + "\",\"object\":" + (out.is_null() ? text : out.dump()) + "}\n";
     std::lock_guard<std::mutex> lk(state->mu);
     if (state->replaying) {
       state->buffer += line;

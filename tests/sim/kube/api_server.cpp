@@ -139,7 +139,9 @@ Result<Json> parseBody(const std::string& body, bool allowYaml) {
       return Error::make(400, "BadRequest", std::string("error decoding YAML: ") + e.what());
     }
   }
-  return Error::make(400, "BadRequest", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
+  return Error::make(400, "BadRequest",
+                     "the body of the request was in an unknown format - accepted media types "
+                     "include: application/json, application/yaml");
 }
 
 ApiServer::ApiServer(MemoryStore& store, ApiServerOptions opts)
@@ -163,7 +165,9 @@ Status ApiServer::start() {
   secure.tls = http::TlsConfig{tls->certPem, tls->keyPem};
   http_ = http::makeBeastServer(plain);
   https_ = http::makeBeastServer(secure);
-  auto handler = [this](http::Request& req, std::shared_ptr<http::Exchange> ex) { handle(req, std::move(ex)); };
+  auto handler = [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+    handle(req, std::move(ex));
+  };
   if (auto st = http_->start(handler); !st) {
     return st;
   }
@@ -229,8 +233,12 @@ void ApiServer::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
     uint64_t n = writeCounter_++;
     if (static_cast<int>(n % 100) < failPercent_) {
       int code = failCode_;
-      auto res = jsonResponse(code, statusJson(code == 429 ? Error::make(429, "TooManyRequests", "fault: too many requests, please try again later")
-                                                           : Error::make(500, "InternalError", "fault: injected internal error")));
+      auto res = jsonResponse(
+          code,
+          statusJson(code == 429
+                         ? Error::make(429, "TooManyRequests",
+                                       "fault: too many requests, please try again later")
+                         : Error::make(500, "InternalError", "fault: injected internal error")));
       if (code == 429) {
         res.headers.set("Retry-After", std::to_string(retryAfterSeconds_.load()));
       }
@@ -261,7 +269,9 @@ void ApiServer::route(const http::Request& req, std::shared_ptr<http::Exchange> 
     }
     resource(req, ex, handled);
     if (!handled) {
-      ex->respond(jsonResponse(404, statusJson(Error::make(404, "NotFound", "the server could not find the requested resource"))));
+      ex->respond(jsonResponse(
+          404, statusJson(Error::make(404, "NotFound",
+                                      "the server could not find the requested resource"))));
     }
   } catch (const std::exception& e) {
     // Exceptions stop here: a bug in a handler is one 500, not a dead server.

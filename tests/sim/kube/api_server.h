@@ -65,10 +65,12 @@ class ApiServer {
                   const ResourceInfo& info, const std::string& ns);
   void serveCollection(const http::Request& req, std::shared_ptr<http::Exchange> ex,
                        const ResourceInfo& info, const std::string& ns);
-  void serveItem(const http::Request& req, std::shared_ptr<http::Exchange> ex, const ResourceInfo& info,
-                 const std::string& ns, const std::string& name, const std::string& sub);
-  void serveWrite(const http::Request& req, std::shared_ptr<http::Exchange> ex, const ResourceInfo& info,
-                  const std::string& ns, const std::string& name, const std::string& sub);
+  void serveItem(const http::Request& req, std::shared_ptr<http::Exchange> ex,
+                 const ResourceInfo& info, const std::string& ns, const std::string& name,
+                 const std::string& sub);
+  void serveWrite(const http::Request& req, std::shared_ptr<http::Exchange> ex,
+                  const ResourceInfo& info, const std::string& ns, const std::string& name,
+                  const std::string& sub);
   void tick();
 
   MemoryStore& store_;

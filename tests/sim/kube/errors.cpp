@@ -15,9 +15,9 @@ Json takeErrorDetails() {
 }
 
 Json statusJson(const Error& e, Json details) {
-  Json s = {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", Json::object()},
-            {"status", "Failure"},  {"message", e.message},
-            {"reason", e.reason},   {"code", e.code}};
+  Json s = {{"kind", "Status"},    {"apiVersion", "v1"},   {"metadata", Json::object()},
+            {"status", "Failure"}, {"message", e.message}, {"reason", e.reason},
+            {"code", e.code}};
   if (details.is_object() && !details.empty()) {
     s["details"] = std::move(details);
   }

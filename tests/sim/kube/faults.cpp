@@ -51,7 +51,8 @@ http::Response ApiServer::admin(const http::Request& req) {
     failPercent_ = std::clamp(intParam(req, "percent", 0), 0, 100);
     failCode_ = intParam(req, "code", 500) == 429 ? 429 : 500;
     retryAfterSeconds_ = intParam(req, "retryAfter", 1);
-    log::warn("fault injected", {{"fault", "fail-writes"}, {"percent", std::to_string(failPercent_.load())},
+    log::warn("fault injected", {{"fault", "fail-writes"},
+                                 {"percent", std::to_string(failPercent_.load())},
                                  {"code", std::to_string(failCode_.load())},
                                  {"retryAfter", std::to_string(retryAfterSeconds_.load())}});
     return ok({{"percent", failPercent_.load()}, {"code", failCode_.load()}});
@@ -72,17 +73,21 @@ http::Response ApiServer::admin(const http::Request& req) {
     } else if (what != "kill-pod-process" && podHooks_.setNotReady) {
       st = podHooks_.setNotReady(ns, pod, what == "pod-not-ready");
     }
-    log::warn("fault injected", {{"fault", what}, {"pod", ns + "/" + pod}, {"ok", st ? "true" : "false"}});
+    log::warn("fault injected",
+              {{"fault", what}, {"pod", ns + "/" + pod}, {"ok", st ? "true" : "false"}});
     if (!st) {
       return jsonResponse(st.error().code == 0 ? 500 : st.error().code, statusJson(st.error()));
     }
     return ok();
   }
   if (what == "status") {
-    return ok({{"watches", store_.watchCount()}, {"resourceVersion", store_.resourceVersion()},
-               {"latencyMs", latencyMs_.load()}, {"failPercent", failPercent_.load()}});
+    return ok({{"watches", store_.watchCount()},
+               {"resourceVersion", store_.resourceVersion()},
+               {"latencyMs", latencyMs_.load()},
+               {"failPercent", failPercent_.load()}});
   }
-  return jsonResponse(404, statusJson(Error::make(404, "NotFound", "unknown admin endpoint: " + what)));
+  return jsonResponse(404,
+                      statusJson(Error::make(404, "NotFound", "unknown admin endpoint: " + what)));
 }
 
 }  // namespace waha::sim

@@ -44,8 +44,8 @@ std::string MemoryStore::newUid() {
       s[i] = hex[rng_() % 16];
     }
   }
-  s[14] = '4';                   // version 4 (random)
-  s[19] = "89ab"[rng_() % 4];   // RFC 4122 variant
+  s[14] = '4';                 // version 4 (random)
+  s[19] = "89ab"[rng_() % 4];  // RFC 4122 variant
   return s;
 }
 
@@ -127,7 +127,8 @@ Result<ListPage> MemoryStore::listPage(const GVR& r, const std::string& ns, cons
       break;
     }
     const Json& obj = it->second;
-    if (!labels->matches(obj["metadata"].value("labels", Json::object())) || !fields->matches(obj)) {
+    if (!labels->matches(obj["metadata"].value("labels", Json::object())) ||
+        !fields->matches(obj)) {
       continue;
     }
     if (o.limit > 0 && static_cast<int64_t>(page.items.size()) >= o.limit) {
@@ -142,8 +143,9 @@ Result<ListPage> MemoryStore::listPage(const GVR& r, const std::string& ns, cons
   if (!page.continueToken.empty()) {
     // The token must name the last returned item, not merely the previous key scanned.
     const Json& last = page.items.back()["metadata"];
-    page.continueToken = std::to_string(rv_) + ":" +
-                         objKey(info->namespaced ? last.value("namespace", "") : "", last.value("name", ""));
+    page.continueToken =
+        std::to_string(rv_) + ":" +
+        objKey(info->namespaced ? last.value("namespace", "") : "", last.value("name", ""));
     page.remaining = remaining;
   }
   return page;
@@ -220,7 +222,8 @@ Result<Json> MemoryStore::modify(const GVR& r, const std::string& ns, const std:
       if (!createIfMissing) {
         out = notFound(*info, name);
       } else {
-        auto next = mutate(Json{{"apiVersion", info->apiVersion()}, {"kind", info->kind},
+        auto next = mutate(Json{{"apiVersion", info->apiVersion()},
+                                {"kind", info->kind},
                                 {"metadata", {{"name", name}}}});
         out = next ? createLocked(*info, effNs, std::move(*next)) : next;
       }
@@ -255,7 +258,8 @@ Status MemoryStore::admitCustomLocked(const ResourceInfo& info, Json& obj) {
   }
   std::string name = obj["metadata"].value("name", "");
   setErrorDetails({{"name", name}, {"group", info.gvr.group}, {"kind", info.kind}, {"causes", jc}});
-  return Error::make(422, "Invalid", invalidMessage(info.kind + "." + info.gvr.group, name, causes));
+  return Error::make(422, "Invalid",
+                     invalidMessage(info.kind + "." + info.gvr.group, name, causes));
 }
 
 }  // namespace waha::sim

@@ -33,7 +33,7 @@ struct GVR {
 struct StoreEvent {
   std::string type;  // "ADDED" | "MODIFIED" | "DELETED"
   GVR gvr;
-  Json object;       // the object after the write (for DELETED: its last state)
+  Json object;  // the object after the write (for DELETED: its last state)
 };
 
 class ObjectStore {

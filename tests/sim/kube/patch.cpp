@@ -143,8 +143,9 @@ Status removeAt(Json& doc, const std::string& path, Json* removed) {
 }
 
 std::string mergeKeyFor(const std::string& field, const Json& sample) {
-  static const std::set<std::string> byName = {"containers", "initContainers", "ephemeralContainers",
-                                               "env", "volumes", "imagePullSecrets", "hostAliases"};
+  static const std::set<std::string> byName = {
+      "containers", "initContainers",   "ephemeralContainers", "env",
+      "volumes",    "imagePullSecrets", "hostAliases"};
   if (byName.count(field) != 0) {
     return "name";
   }
@@ -290,8 +291,10 @@ Result<Json> jsonPatch(Json target, const Json& ops) {
         return at.error();
       }
       if (**at != op.value("value", Json())) {
-        return patchError(422, "the server rejected our request due to an error in our request: "
-                               "testing value " + path + " failed");
+        return patchError(422,
+                          "the server rejected our request due to an error in our request: "
+                          "testing value " +
+                              path + " failed");
       }
     } else {
       return patchError(400, "Unexpected kind: " + kind);
@@ -303,10 +306,13 @@ Result<Json> jsonPatch(Json target, const Json& ops) {
   return target;
 }
 
-Json strategicMerge(Json target, const Json& patch) { return strategicValue(std::move(target), patch); }
+Json strategicMerge(Json target, const Json& patch) {
+  return strategicValue(std::move(target), patch);
+}
 
 Json serverSideApply(Json live, const Json& applied, bool strategic, const std::string& manager) {
-  Json out = strategic ? strategicMerge(std::move(live), applied) : applyMerge(std::move(live), applied);
+  Json out =
+      strategic ? strategicMerge(std::move(live), applied) : applyMerge(std::move(live), applied);
   Json entry = {{"manager", manager},
                 {"operation", "Apply"},
                 {"apiVersion", applied.value("apiVersion", "")},

@@ -113,7 +113,8 @@ Result<std::vector<ResourceInfo>> ResourceRegistry::registerCrd(const Json& crd)
   std::string plural = names.value("plural", "");
   std::string kind = names.value("kind", "");
   if (group.empty() || plural.empty() || kind.empty()) {
-    return Error::make(422, "Invalid", "spec.group, spec.names.plural and spec.names.kind are required");
+    return Error::make(422, "Invalid",
+                       "spec.group, spec.names.plural and spec.names.kind are required");
   }
   std::vector<ResourceInfo> out;
   for (const auto& v : spec.value("versions", Json::array())) {

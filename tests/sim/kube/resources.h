@@ -48,7 +48,8 @@ class ResourceRegistry {
   ResourceRegistry();
   std::optional<ResourceInfo> find(const GVR& r) const;
   // Resolves group + version + plural resource; also accepts a kind name (case-insensitive).
-  std::optional<ResourceInfo> findByKind(const std::string& apiVersion, const std::string& kind) const;
+  std::optional<ResourceInfo> findByKind(const std::string& apiVersion,
+                                         const std::string& kind) const;
   std::vector<ResourceInfo> all() const;
   // Registers every served version of a CRD object; returns the registered infos or an error text.
   Result<std::vector<ResourceInfo>> registerCrd(const Json& crd);

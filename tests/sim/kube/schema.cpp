@@ -8,7 +8,9 @@ namespace waha::sim {
 
 namespace {
 
-bool preservesUnknown(const Json& s) { return s.value("x-kubernetes-preserve-unknown-fields", false); }
+bool preservesUnknown(const Json& s) {
+  return s.value("x-kubernetes-preserve-unknown-fields", false);
+}
 
 std::string join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
@@ -76,7 +78,9 @@ bool typeMatches(const std::string& type, const Json& v, const Json& s) {
     return true;
   }
   if (type == "integer") {
-    return v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<long long>(v.get<double>())));
+    return v.is_number_integer() ||
+           (v.is_number_float() &&
+            v.get<double>() == static_cast<double>(static_cast<long long>(v.get<double>())));
   }
   if (type == "number") {
     return v.is_number();
@@ -84,7 +88,8 @@ bool typeMatches(const std::string& type, const Json& v, const Json& s) {
   return typeName(v) == type;
 }
 
-void validateNode(const Json& s, const Json& v, const std::string& path, std::vector<FieldCause>& out);
+void validateNode(const Json& s, const Json& v, const std::string& path,
+                  std::vector<FieldCause>& out);
 
 void validateScalars(const Json& s, const Json& v, const std::string& path,
                      std::vector<FieldCause>& out) {
@@ -116,13 +121,13 @@ void validateScalars(const Json& s, const Json& v, const std::string& path,
   if (v.is_string()) {
     const std::string& str = v.get_ref<const std::string&>();
     if (s.contains("maxLength") && str.size() > s["maxLength"].get<size_t>()) {
-      out.push_back({"FieldValueTooLong", path,
-                     "Too long: may not be longer than " + s["maxLength"].dump()});
+      out.push_back(
+          {"FieldValueTooLong", path, "Too long: may not be longer than " + s["maxLength"].dump()});
     }
     if (s.contains("minLength") && str.size() < s["minLength"].get<size_t>()) {
       out.push_back({"FieldValueInvalid", path,
-                     "Invalid value: " + showValue(v) + ": " + path + " in body should be at least " +
-                         s["minLength"].dump() + " chars long"});
+                     "Invalid value: " + showValue(v) + ": " + path +
+                         " in body should be at least " + s["minLength"].dump() + " chars long"});
     }
     if (s.contains("pattern") && s["pattern"].is_string()) {
       const std::regex* re = compiled(s["pattern"].get<std::string>());
@@ -135,7 +140,8 @@ void validateScalars(const Json& s, const Json& v, const std::string& path,
   }
 }
 
-void validateNode(const Json& s, const Json& v, const std::string& path, std::vector<FieldCause>& out) {
+void validateNode(const Json& s, const Json& v, const std::string& path,
+                  std::vector<FieldCause>& out) {
   if (!s.is_object()) {
     return;
   }

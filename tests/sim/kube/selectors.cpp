@@ -41,7 +41,8 @@ std::vector<std::string> splitTerms(const std::string& text) {
 }
 
 Error badSelector(const std::string& what, const std::string& text) {
-  return Error::make(400, "BadRequest", "unable to parse requirement: invalid " + what + ": \"" + text + "\"");
+  return Error::make(400, "BadRequest",
+                     "unable to parse requirement: invalid " + what + ": \"" + text + "\"");
 }
 
 bool matchTerm(const SelectorTerm& t, bool present, const std::string& value) {
@@ -144,7 +145,8 @@ LabelSelector LabelSelector::fromObject(const Json& sel) {
   }
   const Json matchLabels = sel.value("matchLabels", Json::object());
   for (const auto& [k, v] : matchLabels.items()) {
-    s.terms_.push_back(SelectorTerm{k, SelectorTerm::Op::Eq, {v.is_string() ? v.get<std::string>() : v.dump()}});
+    s.terms_.push_back(
+        SelectorTerm{k, SelectorTerm::Op::Eq, {v.is_string() ? v.get<std::string>() : v.dump()}});
   }
   for (const auto& e : sel.value("matchExpressions", Json::array())) {
     SelectorTerm t;
@@ -163,7 +165,8 @@ LabelSelector LabelSelector::fromObject(const Json& sel) {
 bool LabelSelector::matches(const Json& labels) const {
   for (const auto& t : terms_) {
     bool present = labels.is_object() && labels.contains(t.key);
-    std::string value = present && labels[t.key].is_string() ? labels[t.key].get<std::string>() : "";
+    std::string value =
+        present && labels[t.key].is_string() ? labels[t.key].get<std::string>() : "";
     if (!matchTerm(t, present, value)) {
       return false;
     }
@@ -230,7 +233,8 @@ std::string fieldText(const Json& obj, const std::string& dottedPath) {
   size_t pos = 0;
   while (pos <= dottedPath.size()) {
     size_t dot = dottedPath.find('.', pos);
-    std::string part = dottedPath.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    std::string part =
+        dottedPath.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
     if (!part.empty()) {
       if (!cur->is_object() || !cur->contains(part)) {
         return "";

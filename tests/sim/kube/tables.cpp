@@ -25,14 +25,16 @@ std::string humanDuration(std::chrono::seconds d) {
   }
   long long m = s / 60;
   if (m < 10) {
-    return s % 60 == 0 ? std::to_string(m) + "m" : std::to_string(m) + "m" + std::to_string(s % 60) + "s";
+    return s % 60 == 0 ? std::to_string(m) + "m"
+                       : std::to_string(m) + "m" + std::to_string(s % 60) + "s";
   }
   if (m < 180) {
     return std::to_string(m) + "m";
   }
   long long h = m / 60;
   if (h < 8) {
-    return m % 60 == 0 ? std::to_string(h) + "h" : std::to_string(h) + "h" + std::to_string(m % 60) + "m";
+    return m % 60 == 0 ? std::to_string(h) + "h"
+                       : std::to_string(h) + "h" + std::to_string(m % 60) + "m";
   }
   if (h < 48) {
     return std::to_string(h) + "h";
@@ -52,7 +54,8 @@ std::string age(const Json& obj) {
   if (!parseRfc3339(obj["metadata"].value("creationTimestamp", ""), t)) {
     return "<unknown>";
   }
-  return humanDuration(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - t));
+  return humanDuration(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - t));
 }
 
 // Evaluates the JSONPath subset printer columns use: .a.b, [n], [*], [?(@.k=="v")].
@@ -65,7 +68,8 @@ Json evalPath(const Json& root, std::string path) {
   while (i < path.size() && cur != nullptr) {
     if (path[i] == '.') {
       size_t end = path.find_first_of(".[", i + 1);
-      std::string key = path.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
+      std::string key =
+          path.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
       i = end == std::string::npos ? path.size() : end;
       if (key.empty()) {
         continue;
@@ -85,11 +89,13 @@ Json evalPath(const Json& root, std::string path) {
         size_t eq = inner.find("==");
         std::string key = inner.substr(4, eq - 4);
         std::string val = inner.substr(eq + 2);
-        val.erase(std::remove_if(val.begin(), val.end(), [](char c) { return c == '"' || c == '\'' || c == ')'; }),
+        val.erase(std::remove_if(val.begin(), val.end(),
+                                 [](char c) { return c == '"' || c == '\'' || c == ')'; }),
                   val.end());
         const Json* hit = nullptr;
         for (const auto& e : *cur) {
-          if (e.is_object() && e.contains(key) && e[key].is_string() && e[key].get<std::string>() == val) {
+          if (e.is_object() && e.contains(key) && e[key].is_string() &&
+              e[key].get<std::string>() == val) {
             hit = &e;
             break;
           }
@@ -117,7 +123,8 @@ Json cellFor(const std::string& type, const Json& v) {
     if (!parseRfc3339(v.get<std::string>(), t)) {
       return "<invalid>";
     }
-    return humanDuration(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - t));
+    return humanDuration(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - t));
   }
   if (type == "string" && !v.is_string()) {
     return v.dump();
@@ -127,7 +134,11 @@ Json cellFor(const std::string& type, const Json& v) {
 
 Json column(const std::string& name, const std::string& type, int priority = 0,
             const std::string& format = "") {
-  return {{"name", name}, {"type", type}, {"format", format}, {"description", name}, {"priority", priority}};
+  return {{"name", name},
+          {"type", type},
+          {"format", format},
+          {"description", name},
+          {"priority", priority}};
 }
 
 std::string podStatus(const Json& pod) {
@@ -153,8 +164,9 @@ Json podCells(const Json& pod) {
     restarts += cs.value("restartCount", 0);
   }
   return Json::array({pod["metadata"]["name"], std::to_string(ready) + "/" + std::to_string(total),
-                      podStatus(pod), std::to_string(restarts), age(pod), st.value("podIP", "<none>"),
-                      pod["spec"].value("nodeName", "<none>"), "<none>", "<none>"});
+                      podStatus(pod), std::to_string(restarts), age(pod),
+                      st.value("podIP", "<none>"), pod["spec"].value("nodeName", "<none>"),
+                      "<none>", "<none>"});
 }
 
 Json deploymentCells(const Json& d) {
@@ -173,8 +185,8 @@ Json deploymentCells(const Json& d) {
   return Json::array({d["metadata"]["name"],
                       std::to_string(st.value("readyReplicas", 0)) + "/" +
                           std::to_string(d["spec"].value("replicas", 1)),
-                      st.value("updatedReplicas", 0), st.value("availableReplicas", 0), age(d), names,
-                      images, sel});
+                      st.value("updatedReplicas", 0), st.value("availableReplicas", 0), age(d),
+                      names, images, sel});
 }
 
 }  // namespace
@@ -187,7 +199,9 @@ Json toTable(const ResourceInfo& info, const std::vector<Json>& items, const Jso
   if (!info.builtin) {
     Json printer = info.printerColumns.is_array() && !info.printerColumns.empty()
                        ? info.printerColumns
-                       : Json::array({{{"name", "Age"}, {"type", "date"}, {"jsonPath", ".metadata.creationTimestamp"}}});
+                       : Json::array({{{"name", "Age"},
+                                       {"type", "date"},
+                                       {"jsonPath", ".metadata.creationTimestamp"}}});
     for (const auto& c : printer) {
       cols.push_back(column(c.value("name", ""), c.value("type", "string"), c.value("priority", 0),
                             c.value("format", "")));
@@ -196,9 +210,14 @@ Json toTable(const ResourceInfo& info, const std::vector<Json>& items, const Jso
       getters.push_back([path, type](const Json& o) { return cellFor(type, evalPath(o, path)); });
     }
   } else if (res == "pods") {
-    for (auto [n, p] : std::vector<std::pair<const char*, int>>{{"Ready", 0}, {"Status", 0}, {"Restarts", 0},
-                                                               {"Age", 0}, {"IP", 1}, {"Node", 1},
-                                                               {"Nominated Node", 1}, {"Readiness Gates", 1}}) {
+    for (auto [n, p] : std::vector<std::pair<const char*, int>>{{"Ready", 0},
+                                                                {"Status", 0},
+                                                                {"Restarts", 0},
+                                                                {"Age", 0},
+                                                                {"IP", 1},
+                                                                {"Node", 1},
+                                                                {"Nominated Node", 1},
+                                                                {"Readiness Gates", 1}}) {
       cols.push_back(column(n, "string", p));
     }
   } else if (res == "deployments") {
@@ -214,10 +233,13 @@ Json toTable(const ResourceInfo& info, const std::vector<Json>& items, const Jso
       cols.push_back(column(n, "integer"));
     }
     cols.push_back(column("Age", "string"));
-    getters = {[](const Json& o) { return Json(o["spec"].value("replicas", 0)); },
-               [](const Json& o) { return Json(o.value("status", Json::object()).value("replicas", 0)); },
-               [](const Json& o) { return Json(o.value("status", Json::object()).value("readyReplicas", 0)); },
-               [](const Json& o) { return Json(age(o)); }};
+    getters = {
+        [](const Json& o) { return Json(o["spec"].value("replicas", 0)); },
+        [](const Json& o) { return Json(o.value("status", Json::object()).value("replicas", 0)); },
+        [](const Json& o) {
+          return Json(o.value("status", Json::object()).value("readyReplicas", 0));
+        },
+        [](const Json& o) { return Json(age(o)); }};
   } else if (res == "events") {
     // kubectl get events: LAST SEEN TYPE REASON OBJECT MESSAGE (core v1 and events.k8s.io/v1).
     for (const char* n : {"Last Seen", "Type", "Reason", "Object", "Message"}) {
@@ -234,16 +256,22 @@ Json toTable(const ResourceInfo& info, const std::vector<Json>& items, const Jso
                [](const Json& o) { return Json(o.value("type", "")); },
                [](const Json& o) { return Json(o.value("reason", "")); },
                [](const Json& o) {
-                 const Json& ref = o.contains("regarding") ? o["regarding"] : o.value("involvedObject", Json::object());
+                 const Json& ref = o.contains("regarding")
+                                       ? o["regarding"]
+                                       : o.value("involvedObject", Json::object());
                  std::string kind = ref.value("kind", "");
                  std::transform(kind.begin(), kind.end(), kind.begin(), ::tolower);
                  return Json(kind + "/" + ref.value("name", ""));
                },
-               [](const Json& o) { return Json(o.contains("note") ? o.value("note", "") : o.value("message", "")); }};
+               [](const Json& o) {
+                 return Json(o.contains("note") ? o.value("note", "") : o.value("message", ""));
+               }};
   } else if (res == "leases") {
     cols.push_back(column("Holder", "string"));
     cols.push_back(column("Age", "string"));
-    getters = {[](const Json& o) { return Json(o.value("spec", Json::object()).value("holderIdentity", "")); },
+    getters = {[](const Json& o) {
+                 return Json(o.value("spec", Json::object()).value("holderIdentity", ""));
+               },
                [](const Json& o) { return Json(age(o)); }};
   } else if (res == "namespaces" || res == "nodes") {
     cols.push_back(column("Status", "string"));
@@ -278,7 +306,8 @@ Json toTable(const ResourceInfo& info, const std::vector<Json>& items, const Jso
                       {"apiVersion", "meta.k8s.io/v1"},
                       {"metadata", obj["metadata"]}}}});
   }
-  Json table = {{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", listMeta}, {"rows", rows}};
+  Json table = {
+      {"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", listMeta}, {"rows", rows}};
   table["columnDefinitions"] = withColumns ? cols : Json::array();
   return table;
 }

@@ -14,9 +14,12 @@ namespace waha::sim {
 namespace {
 
 nlohmann::json faultsJson(const Faults& f) {
-  return {{"latencyMs", f.latencyMs},     {"errorShare", f.errorShare},
-          {"hang", f.hang},               {"crashOnStop", f.crashOnStop},
-          {"ignoreSigterm", f.ignoreSigterm}, {"maxSessions", f.maxSessions}};
+  return {{"latencyMs", f.latencyMs},
+          {"errorShare", f.errorShare},
+          {"hang", f.hang},
+          {"crashOnStop", f.crashOnStop},
+          {"ignoreSigterm", f.ignoreSigterm},
+          {"maxSessions", f.maxSessions}};
 }
 
 }  // namespace
@@ -35,8 +38,9 @@ std::optional<Reply> Simulator::requireStatus(const std::string& name,
       return std::nullopt;
     }
   }
-  Reply r = Reply::json(422, {{"error", "Session status is not as expected. Try again later or "
-                                        "restart the session"},
+  Reply r = Reply::json(422, {{"error",
+                               "Session status is not as expected. Try again later or "
+                               "restart the session"},
                               {"session", name},
                               {"status", it->second.status},
                               {"expected", expected}});
@@ -91,7 +95,8 @@ Reply Simulator::pair(const std::string& name, const nlohmann::json& body) {
     return wahaError(404, "Session not found");
   }
   if (!s->live()) {
-    return Reply::json(422, {{"error", "session is not running"}, {"session", name}, {"status", s->status}});
+    return Reply::json(
+        422, {{"error", "session is not running"}, {"session", name}, {"status", s->status}});
   }
   nlohmann::json me = {{"id", body.value("id", "79111111111@c.us")},
                        {"pushName", body.value("pushName", name)}};
@@ -138,7 +143,8 @@ std::string Simulator::metricsText() {
   out +=
       "# HELP waha_http_requests_total HTTP requests received.\n"
       "# TYPE waha_http_requests_total counter\n"
-      "waha_http_requests_total " + std::to_string(requests_.load()) + "\n";
+      "waha_http_requests_total " +
+      std::to_string(requests_.load()) + "\n";
   return out;
 }
 
@@ -148,15 +154,15 @@ nlohmann::json Simulator::stateJson() {
   for (const auto& [name, s] : sessions_) {
     sessions.push_back(sessionJson(s, true));
   }
-  return {{"worker", cfg_.workerId}, {"pid", static_cast<long>(::getpid())},
-          {"store", storage_.dir()}, {"sessions", sessions},
+  return {{"worker", cfg_.workerId},       {"pid", static_cast<long>(::getpid())},
+          {"store", storage_.dir()},       {"sessions", sessions},
           {"faults", faultsJson(faults_)}, {"hungCalls", parked_.size()}};
 }
 
 Reply Simulator::admin(const http::Request& req) {
   auto seg = splitPath(req.path);  // "_sim", ...
-  nlohmann::json body = req.body.empty() ? nlohmann::json::object()
-                                         : nlohmann::json::parse(req.body, nullptr, false);
+  nlohmann::json body =
+      req.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(req.body, nullptr, false);
   if (body.is_discarded()) {
     return wahaError(400, "body is not JSON");
   }
@@ -214,7 +220,8 @@ Reply Simulator::admin(const http::Request& req) {
     }
     std::filesystem::create_directories(storage_.dir() + "/files/" + seg[2]);
     std::ofstream(storage_.filePath(seg[2], seg[3]), std::ios::binary) << data;
-    return Reply::json(201, {{"bytes", n}, {"sha256", sha256Hex(data)},
+    return Reply::json(201, {{"bytes", n},
+                             {"sha256", sha256Hex(data)},
                              {"path", "/api/files/" + seg[2] + "/" + seg[3]}});
   }
   return wahaError(404, "Cannot " + req.method + " " + req.path);

@@ -22,7 +22,8 @@ void putChunk(std::string& out, const char* type, const std::string& data) {
   putU32(out, static_cast<std::uint32_t>(data.size()));
   std::string typed = std::string(type, 4) + data;
   out += typed;
-  auto crc = crc32(0L, reinterpret_cast<const Bytef*>(typed.data()), static_cast<uInt>(typed.size()));
+  auto crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(typed.data()), static_cast<uInt>(typed.size()));
   putU32(out, static_cast<std::uint32_t>(crc));
 }
 
@@ -64,8 +65,8 @@ std::string makeQrPng(std::string_view value) {
       int my = py / kScale - kBorder;
       bool dark = false;
       if (mx >= 0 && my >= 0 && mx < kModules && my < kModules) {
-        bool finderArea = (mx < 8 && my < 8) || (mx >= kModules - 8 && my < 8) ||
-                          (mx < 8 && my >= kModules - 8);
+        bool finderArea =
+            (mx < 8 && my < 8) || (mx >= kModules - 8 && my < 8) || (mx < 8 && my >= kModules - 8);
         if (finderArea) {
           dark = finderModule(mx, my);
         } else {

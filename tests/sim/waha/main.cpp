@@ -31,7 +31,8 @@ std::map<std::string, std::string> environment() {
 int main(int argc, char** argv) {
   using namespace waha;
   bool help = false;
-  auto cfg = sim::parseConfig(std::vector<std::string>(argv + 1, argv + argc), environment(), &help);
+  auto cfg =
+      sim::parseConfig(std::vector<std::string>(argv + 1, argv + argc), environment(), &help);
   if (help) {
     std::cout << sim::usage();
     return 0;
@@ -78,8 +79,9 @@ int main(int argc, char** argv) {
     std::cerr << "waha-sim: cannot write port file " << cfg->portFile << "\n";
     return 1;
   }
-  log::info("waha-sim listening", {{"host", cfg->host}, {"port", std::to_string(server->port())},
-                                    {"worker", cfg->workerId}});
+  log::info(
+      "waha-sim listening",
+      {{"host", cfg->host}, {"port", std::to_string(server->port())}, {"worker", cfg->workerId}});
   for (;;) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) {

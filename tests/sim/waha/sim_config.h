@@ -13,12 +13,12 @@ namespace waha::sim {
 
 // Faults a test can switch on at start (flags) or at run time (POST /_sim/faults).
 struct Faults {
-  int latencyMs = 0;          // added before every API answer
-  double errorShare = 0.0;    // share of API calls answered 500, in [0, 1]
-  std::string hang;           // "" none, "*" every API call, else a path prefix never answered
-  bool crashOnStop = false;   // the process dies inside a stop call (NOWEB crash under stop)
-  bool ignoreSigterm = false; // SIGTERM is ignored (a worker stuck in a connection)
-  int maxSessions = 0;        // starts past this many active sessions are refused (0: no limit)
+  int latencyMs = 0;           // added before every API answer
+  double errorShare = 0.0;     // share of API calls answered 500, in [0, 1]
+  std::string hang;            // "" none, "*" every API call, else a path prefix never answered
+  bool crashOnStop = false;    // the process dies inside a stop call (NOWEB crash under stop)
+  bool ignoreSigterm = false;  // SIGTERM is ignored (a worker stuck in a connection)
+  int maxSessions = 0;         // starts past this many active sessions are refused (0: no limit)
 };
 
 struct SimConfig {
@@ -38,9 +38,9 @@ struct SimConfig {
   std::string phoneRegistry;           // double-run detector directory (empty: off)
   bool prometheus = false;             // WAHA_PROMETHEUS_ENABLED
   int qrDelayMs = 100;                 // STARTING -> SCAN_QR_CODE / WORKING
-  int slowOpMs = 50;                   // WAHA's fixed sleep in stop/restart/PUT/logout/delete (~3000)
-  int statusWaitMs = 0;                // WAHA waits up to 5000 ms for an expected status
-  int conflictPollMs = 50;             // how often holders look for a conflict marker
+  int slowOpMs = 50;        // WAHA's fixed sleep in stop/restart/PUT/logout/delete (~3000)
+  int statusWaitMs = 0;     // WAHA waits up to 5000 ms for an expected status
+  int conflictPollMs = 50;  // how often holders look for a conflict marker
   Faults faults;
 
   // The directory holding session configs and auth: the shared one when configured.

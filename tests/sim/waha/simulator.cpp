@@ -12,12 +12,18 @@ namespace {
 
 const char* statusText(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 422: return "Unprocessable Entity";
-    case 500: return "Internal Server Error";
-    default: return http::reasonPhrase(status);
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 422:
+      return "Unprocessable Entity";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return http::reasonPhrase(status);
   }
 }
 
@@ -25,7 +31,8 @@ std::string randomToken(Random& rnd, std::size_t n, const char* alphabet) {
   std::string out;
   std::size_t len = std::strlen(alphabet);
   for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(alphabet[static_cast<std::size_t>(rnd.uniform() * static_cast<double>(len)) % len]);
+    out.push_back(
+        alphabet[static_cast<std::size_t>(rnd.uniform() * static_cast<double>(len)) % len]);
   }
   return out;
 }
@@ -42,7 +49,8 @@ std::string makeTempStore() {
 }  // namespace
 
 Reply wahaError(int status, const std::string& message) {
-  return Reply::json(status, {{"statusCode", status}, {"message", message}, {"error", statusText(status)}});
+  return Reply::json(status,
+                     {{"statusCode", status}, {"message", message}, {"error", statusText(status)}});
 }
 
 Simulator::Simulator(SimConfig cfg, Clock& clock)
@@ -70,7 +78,8 @@ Status Simulator::start() {
     return Error::make(500, "StoreUnavailable", "cannot create session store " + storage_.dir());
   }
   if (!registry_.init()) {
-    return Error::make(500, "RegistryUnavailable", "cannot create phone registry " + cfg_.phoneRegistry);
+    return Error::make(500, "RegistryUnavailable",
+                       "cannot create phone registry " + cfg_.phoneRegistry);
   }
   scheduler_.start();
   running_ = true;
@@ -81,8 +90,9 @@ Status Simulator::start() {
   if (registry_.enabled()) {
     scheduler_.after(std::chrono::milliseconds(cfg_.conflictPollMs), [this] { pollConflicts(); });
   }
-  log::info("waha-sim started", {{"worker", cfg_.workerId}, {"store", storage_.dir()},
-                                  {"registry", cfg_.phoneRegistry}});
+  log::info(
+      "waha-sim started",
+      {{"worker", cfg_.workerId}, {"store", storage_.dir()}, {"registry", cfg_.phoneRegistry}});
   return {};
 }
 
@@ -161,14 +171,16 @@ std::optional<Reply> Simulator::beginStartLocked(Session& s) {
   if (registry_.acquire(s.name, &holder) == PhoneRegistry::Acquire::Conflict) {
     // The same phone is live on another worker: WhatsApp kicks both connections (440 conflict).
     s.status = "FAILED";
-    log::warn("double start detected", {{"session", s.name}, {"worker", cfg_.workerId}, {"holder", holder}});
+    log::warn("double start detected",
+              {{"session", s.name}, {"worker", cfg_.workerId}, {"holder", holder}});
     return std::nullopt;
   }
   s.status = "STARTING";
   storage_.setOwner(s.name, {cfg_.workerId, true});
   std::string name = s.name;
   std::uint64_t gen = s.gen;
-  scheduler_.after(std::chrono::milliseconds(cfg_.qrDelayMs), [this, name, gen] { onStartDelay(name, gen); });
+  scheduler_.after(std::chrono::milliseconds(cfg_.qrDelayMs),
+                   [this, name, gen] { onStartDelay(name, gen); });
   return std::nullopt;
 }
 
@@ -195,7 +207,9 @@ void Simulator::onStartDelay(const std::string& name, std::uint64_t gen) {
     s.me = *auth;
   } else {
     s.status = "SCAN_QR_CODE";
-    s.qrValue = "2@" + randomToken(random_, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    s.qrValue =
+        "2@" + randomToken(random_, 40,
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
   }
   log::info("session status", {{"session", name}, {"status", s.status}, {"worker", cfg_.workerId}});
 }
@@ -228,8 +242,10 @@ void Simulator::resumeLocked() {
     auto owner = storage_.owner(name);
     bool mine = owner && owner->worker == cfg_.workerId && owner->running;
     if (cfg_.restartAllSessions || (cfg_.workerRestartSessions && mine)) {
-      log::info("resuming session", {{"session", name}, {"worker", cfg_.workerId},
-                                      {"reason", cfg_.restartAllSessions ? "restart-all" : "owned"}});
+      log::info("resuming session",
+                {{"session", name},
+                 {"worker", cfg_.workerId},
+                 {"reason", cfg_.restartAllSessions ? "restart-all" : "owned"}});
       (void)beginStartLocked(*s);
     }
   }

@@ -196,7 +196,8 @@ PhoneRegistry::Acquire PhoneRegistry::acquire(const std::string& session, std::s
   std::string line = formatRfc3339(std::chrono::system_clock::now()) + " session=" + session +
                      " holder=\"" + current + "\" newcomer=\"" + workerId_ +
                      " pid=" + std::to_string(getpid()) + "\"\n";
-  int logFd = ::open((dir_ + "/conflicts.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int logFd =
+      ::open((dir_ + "/conflicts.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (logFd >= 0) {
     // One write() with O_APPEND: lines from concurrent simulators never interleave.
     ssize_t n = ::write(logFd, line.data(), line.size());

@@ -27,25 +27,26 @@ TEST_CASE("N workers never reconcile one key concurrently, and the last change i
   std::atomic<int> overlaps{0}, calls{0};
   std::set<std::thread::id> threads;
   metrics::Metrics m;
-  Runner r({"test", 4, {}}, SteadyClock::instance(),
-           [&](const std::string& key) -> Result<Action> {
-             {
-               std::lock_guard lk(mu);
-               threads.insert(std::this_thread::get_id());
-               if (++inFlight[key] > 1) {
-                 ++overlaps;
-               }
-               seen[key] = written[key];
-             }
-             std::this_thread::yield();
-             {
-               std::lock_guard lk(mu);
-               --inFlight[key];
-             }
-             ++calls;
-             return Action::awaitChange();
-           },
-           &m);
+  Runner r(
+      {"test", 4, {}}, SteadyClock::instance(),
+      [&](const std::string& key) -> Result<Action> {
+        {
+          std::lock_guard lk(mu);
+          threads.insert(std::this_thread::get_id());
+          if (++inFlight[key] > 1) {
+            ++overlaps;
+          }
+          seen[key] = written[key];
+        }
+        std::this_thread::yield();
+        {
+          std::lock_guard lk(mu);
+          --inFlight[key];
+        }
+        ++calls;
+        return Action::awaitChange();
+      },
+      &m);
   r.start();
   for (int i = 0; i < 5000; ++i) {
     std::string key = "ns/k" + std::to_string(i % kKeys);
@@ -74,15 +75,16 @@ TEST_CASE("errors retry with growing backoff; success forgets it") {
   ManualClock clock;
   metrics::Metrics m;
   std::atomic<int> calls{0};
-  Runner r({"flaky", 1, {}}, clock,
-           [&](const std::string&) -> Result<Action> {
-             int n = ++calls;
-             if (n <= 3) {
-               return Error::make(500, "Boom", "try again", true);
-             }
-             return Action::awaitChange();
-           },
-           &m);
+  Runner r(
+      {"flaky", 1, {}}, clock,
+      [&](const std::string&) -> Result<Action> {
+        int n = ++calls;
+        if (n <= 3) {
+          return Error::make(500, "Boom", "try again", true);
+        }
+        return Action::awaitChange();
+      },
+      &m);
   r.start();
   r.queue().add("ns/a");
   REQUIRE(test::waitFor([&] { return calls == 1 && r.queue().delayed() == 1; }));
@@ -108,12 +110,13 @@ TEST_CASE("requeueAfter runs the key again after the delay") {
   ManualClock clock;
   metrics::Metrics m;
   std::atomic<int> calls{0};
-  Runner r({"periodic", 2, {}}, clock,
-           [&](const std::string&) -> Result<Action> {
-             ++calls;
-             return Action::requeueAfter(30s);
-           },
-           &m);
+  Runner r(
+      {"periodic", 2, {}}, clock,
+      [&](const std::string&) -> Result<Action> {
+        ++calls;
+        return Action::requeueAfter(30s);
+      },
+      &m);
   r.start();
   r.queue().add("ns/a");
   REQUIRE(test::waitFor([&] { return calls == 1 && r.queue().delayed() == 1; }));
@@ -122,22 +125,26 @@ TEST_CASE("requeueAfter runs the key again after the delay") {
   clock.advance(1s);
   REQUIRE(test::waitFor([&] { return calls == 2; }));
   r.stop();
-  CHECK(has(m.render(), "controller_runtime_reconcile_total{controller=\"periodic\",result=\"requeue_after\"} 2"));
+  CHECK(has(
+      m.render(),
+      "controller_runtime_reconcile_total{controller=\"periodic\",result=\"requeue_after\"} 2"));
 }
 
-TEST_CASE("requeue goes through the rate limiter without counting an error; exceptions are errors") {
+TEST_CASE(
+    "requeue goes through the rate limiter without counting an error; exceptions are errors") {
   ManualClock clock;
   metrics::Metrics m;
   std::atomic<int> calls{0};
-  Runner r({"mixed", 1, {}}, clock,
-           [&](const std::string& key) -> Result<Action> {
-             ++calls;
-             if (key == "ns/throws") {
-               throw std::runtime_error("bug");
-             }
-             return Action::requeue();
-           },
-           &m);
+  Runner r(
+      {"mixed", 1, {}}, clock,
+      [&](const std::string& key) -> Result<Action> {
+        ++calls;
+        if (key == "ns/throws") {
+          throw std::runtime_error("bug");
+        }
+        return Action::requeue();
+      },
+      &m);
   r.start();
   r.queue().add("ns/a");
   r.queue().add("ns/throws");

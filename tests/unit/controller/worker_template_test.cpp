@@ -31,8 +31,8 @@ const Json* findEnv(const Json& container, const std::string& name) {
 
 TEST_CASE("Worker Deployment carries WAHA's orchestration env, never a secret value") {
   auto c = cluster();
-  c.spec.sessionStorage = api::SessionStorageSpec{api::StorageType::PostgreSQL,
-                                                  api::SecretKeyRef{"pg", "url"}};
+  c.spec.sessionStorage =
+      api::SessionStorageSpec{api::StorageType::PostgreSQL, api::SecretKeyRef{"pg", "url"}};
   Json d = buildWorkerDeployment(c, 3);
   REQUIRE(d["metadata"]["name"] == "pool-workers");
   REQUIRE(d["metadata"]["namespace"] == "team-a");
@@ -58,8 +58,9 @@ TEST_CASE("Worker Deployment carries WAHA's orchestration env, never a secret va
   REQUIRE((*findEnv(ctr, "WHATSAPP_RESTART_ALL_SESSIONS"))["value"] == "false");
   REQUIRE((*findEnv(ctr, "WAHA_WORKER_RESTART_SESSIONS"))["value"] == "true");
   REQUIRE((*findEnv(ctr, "WHATSAPP_API_KEY_EXCLUDE_PATH"))["value"] == "ping");
-  REQUIRE((*findEnv(ctr, "WHATSAPP_SESSIONS_POSTGRESQL_URL"))["valueFrom"]["secretKeyRef"]["name"] ==
-          "pg");
+  REQUIRE(
+      (*findEnv(ctr, "WHATSAPP_SESSIONS_POSTGRESQL_URL"))["valueFrom"]["secretKeyRef"]["name"] ==
+      "pg");
   REQUIRE(ctr["readinessProbe"]["httpGet"]["path"] == "/ping");
   REQUIRE(ctr["livenessProbe"]["httpGet"]["path"] == "/ping");
   REQUIRE(ctr["resources"]["requests"].contains("cpu"));

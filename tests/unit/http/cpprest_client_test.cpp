@@ -49,13 +49,16 @@ StreamCallbacks collectInto(Collected& c) {
 
 TEST_CASE("cpprest client sends method, headers and body and reads the answer") {
   auto server = makeBeastServer({});
-  REQUIRE(server->start(syncHandler([](const Request& r) {
-    Response res = Response::json(r.method == "PATCH" ? 200 : 201,
-                                  r.method + " " + r.target + " " + r.header("content-type") +
-                                      " " + r.header("authorization") + " " + r.body);
-    res.headers.set("X-Echo", "yes");
-    return res;
-  })).ok());
+  REQUIRE(server
+              ->start(syncHandler([](const Request& r) {
+                Response res =
+                    Response::json(r.method == "PATCH" ? 200 : 201,
+                                   r.method + " " + r.target + " " + r.header("content-type") +
+                                       " " + r.header("authorization") + " " + r.body);
+                res.headers.set("X-Echo", "yes");
+                return res;
+              }))
+              .ok());
   auto client = makeClient();
   auto base = "http://127.0.0.1:" + std::to_string(server->port());
   ClientRequest req{"PATCH", base + "/apis/x/v1/things/a?fieldManager=m", {}, "{\"a\":1}"};
@@ -90,10 +93,12 @@ TEST_CASE("A silent server times out") {
   auto server = makeBeastServer({});
   std::vector<std::shared_ptr<Exchange>> parked;
   std::mutex mu;
-  REQUIRE(server->start([&](Request&, std::shared_ptr<Exchange> ex) {
-    std::lock_guard<std::mutex> lk(mu);
-    parked.push_back(ex);  // never answered until the test ends
-  }).ok());
+  REQUIRE(server
+              ->start([&](Request&, std::shared_ptr<Exchange> ex) {
+                std::lock_guard<std::mutex> lk(mu);
+                parked.push_back(ex);  // never answered until the test ends
+              })
+              .ok());
   auto res = makeClient(300ms)->send(
       {"GET", "http://127.0.0.1:" + std::to_string(server->port()) + "/slow", {}, ""});
   REQUIRE_FALSE(res.ok());
@@ -109,10 +114,12 @@ TEST_CASE("Streams deliver lines split across chunks, then end cleanly") {
   auto server = makeBeastServer({});
   std::shared_ptr<ResponseStream> stream;
   std::mutex mu;
-  REQUIRE(server->start([&](Request&, std::shared_ptr<Exchange> ex) {
-    std::lock_guard<std::mutex> lk(mu);
-    stream = ex->startStream(200, {});
-  }).ok());
+  REQUIRE(server
+              ->start([&](Request&, std::shared_ptr<Exchange> ex) {
+                std::lock_guard<std::mutex> lk(mu);
+                stream = ex->startStream(200, {});
+              })
+              .ok());
   Collected c;
   auto handle = makeClient()->stream(
       {"GET", "http://127.0.0.1:" + std::to_string(server->port()) + "/watch", {}, ""},
@@ -138,11 +145,13 @@ TEST_CASE("Cancelling a stream stops it promptly and no callback follows") {
   std::shared_ptr<ResponseStream> stream;
   std::atomic<bool> closed{false};
   std::mutex mu;
-  REQUIRE(server->start([&](Request&, std::shared_ptr<Exchange> ex) {
-    std::lock_guard<std::mutex> lk(mu);
-    stream = ex->startStream(200, {});
-    stream->onClose([&] { closed = true; });
-  }).ok());
+  REQUIRE(server
+              ->start([&](Request&, std::shared_ptr<Exchange> ex) {
+                std::lock_guard<std::mutex> lk(mu);
+                stream = ex->startStream(200, {});
+                stream->onClose([&] { closed = true; });
+              })
+              .ok());
   Collected c;
   auto handle = makeClient()->stream(
       {"GET", "http://127.0.0.1:" + std::to_string(server->port()) + "/watch", {}, ""},
@@ -164,9 +173,11 @@ TEST_CASE("Cancelling a stream stops it promptly and no callback follows") {
 
 TEST_CASE("A stream answered with an error status reports it with the body") {
   auto server = makeBeastServer({});
-  REQUIRE(server->start(syncHandler([](const Request&) {
-    return Response::json(403, R"({"kind":"Status","reason":"Forbidden","code":403})");
-  })).ok());
+  REQUIRE(server
+              ->start(syncHandler([](const Request&) {
+                return Response::json(403, R"({"kind":"Status","reason":"Forbidden","code":403})");
+              }))
+              .ok());
   Collected c;
   auto handle = makeClient()->stream(
       {"GET", "http://127.0.0.1:" + std::to_string(server->port()) + "/watch", {}, ""},

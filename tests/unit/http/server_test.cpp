@@ -12,14 +12,17 @@ using namespace waha::http;
 
 TEST_CASE("Beast server answers requests with headers, query and body") {
   auto server = makeBeastServer({});
-  REQUIRE(server->start(syncHandler([](const Request& r) {
-    Response res = Response::json(r.method == "POST" ? 201 : 200,
-                                  "{\"path\":\"" + r.path + "\",\"q\":\"" +
-                                      r.queryParam("session").value_or("-") + "\",\"body\":\"" +
-                                      r.body + "\",\"key\":\"" + r.header("x-api-key") + "\"}");
-    res.headers.set("X-Waha-Worker", "w1");
-    return res;
-  })).ok());
+  REQUIRE(server
+              ->start(syncHandler([](const Request& r) {
+                Response res =
+                    Response::json(r.method == "POST" ? 201 : 200,
+                                   "{\"path\":\"" + r.path + "\",\"q\":\"" +
+                                       r.queryParam("session").value_or("-") + "\",\"body\":\"" +
+                                       r.body + "\",\"key\":\"" + r.header("x-api-key") + "\"}");
+                res.headers.set("X-Waha-Worker", "w1");
+                return res;
+              }))
+              .ok());
   REQUIRE(server->port() > 0);
   auto base = "http://127.0.0.1:" + std::to_string(server->port());
 
@@ -36,12 +39,14 @@ TEST_CASE("Beast server answers requests with headers, query and body") {
 
 TEST_CASE("A handler that throws gives a 500, and the server keeps serving") {
   auto server = makeBeastServer({});
-  REQUIRE(server->start([](Request& r, std::shared_ptr<Exchange> ex) {
-    if (r.path == "/boom") {
-      throw std::runtime_error("boom");
-    }
-    ex->respond(Response::text(200, "fine"));
-  }).ok());
+  REQUIRE(server
+              ->start([](Request& r, std::shared_ptr<Exchange> ex) {
+                if (r.path == "/boom") {
+                  throw std::runtime_error("boom");
+                }
+                ex->respond(Response::text(200, "fine"));
+              })
+              .ok());
   auto base = "http://127.0.0.1:" + std::to_string(server->port());
   REQUIRE(test::httpGet(base + "/boom").status == 500);
   REQUIRE(test::httpGet(base + "/ok").body == "fine");
@@ -51,10 +56,12 @@ TEST_CASE("Exchanges can be answered later from another thread") {
   auto server = makeBeastServer({});
   std::vector<std::thread> workers;
   std::mutex mu;
-  REQUIRE(server->start([&](Request&, std::shared_ptr<Exchange> ex) {
-    std::lock_guard<std::mutex> lk(mu);
-    workers.emplace_back([ex] { ex->respond(Response::text(202, "later")); });
-  }).ok());
+  REQUIRE(server
+              ->start([&](Request&, std::shared_ptr<Exchange> ex) {
+                std::lock_guard<std::mutex> lk(mu);
+                workers.emplace_back([ex] { ex->respond(Response::text(202, "later")); });
+              })
+              .ok());
   auto res = test::httpGet("http://127.0.0.1:" + std::to_string(server->port()) + "/x");
   REQUIRE(res.status == 202);
   REQUIRE(res.body == "later");
@@ -68,20 +75,22 @@ TEST_CASE("Chunked streams deliver lines and notice a client that hangs up") {
   std::atomic<bool> closed{false};
   std::shared_ptr<ResponseStream> stream;
   std::mutex mu;
-  REQUIRE(server->start([&](Request& r, std::shared_ptr<Exchange> ex) {
-    if (r.path == "/finite") {
-      auto s = ex->startStream(200, {});
-      s->write("one\ntw");
-      s->write("o\nthree\n");
-      s->end();
-      return;
-    }
-    auto s = ex->startStream(200, {});
-    s->onClose([&] { closed = true; });
-    s->write("{\"type\":\"ADDED\"}\n");
-    std::lock_guard<std::mutex> lk(mu);
-    stream = s;
-  }).ok());
+  REQUIRE(server
+              ->start([&](Request& r, std::shared_ptr<Exchange> ex) {
+                if (r.path == "/finite") {
+                  auto s = ex->startStream(200, {});
+                  s->write("one\ntw");
+                  s->write("o\nthree\n");
+                  s->end();
+                  return;
+                }
+                auto s = ex->startStream(200, {});
+                s->onClose([&] { closed = true; });
+                s->write("{\"type\":\"ADDED\"}\n");
+                std::lock_guard<std::mutex> lk(mu);
+                stream = s;
+              })
+              .ok());
   auto base = "http://127.0.0.1:" + std::to_string(server->port());
 
   std::vector<std::string> lines;

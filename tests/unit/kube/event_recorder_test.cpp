@@ -56,9 +56,8 @@ class StallingClient final : public KubeClient {
                       const std::string& s) override {
     return fake_.update(r, ns, obj, s);
   }
-  Result<Json> patch(const ResourceRef& r, const std::string& ns, const std::string& n,
-                     PatchType t, const std::string& b, const PatchOptions& o,
-                     const std::string& s) override {
+  Result<Json> patch(const ResourceRef& r, const std::string& ns, const std::string& n, PatchType t,
+                     const std::string& b, const PatchOptions& o, const std::string& s) override {
     return fake_.patch(r, ns, n, t, b, o, s);
   }
   Status remove(const ResourceRef& r, const std::string& ns, const std::string& n,
@@ -66,8 +65,7 @@ class StallingClient final : public KubeClient {
     return fake_.remove(r, ns, n, o);
   }
   std::unique_ptr<WatchHandle> watch(const ResourceRef& r, const std::string& ns,
-                                     const WatchOptions& o, WatchCallback e,
-                                     WatchDone d) override {
+                                     const WatchOptions& o, WatchCallback e, WatchDone d) override {
     return fake_.watch(r, ns, o, std::move(e), std::move(d));
   }
 

@@ -38,25 +38,27 @@ struct FakeApi {
   std::function<void(http::Request&, std::shared_ptr<http::Exchange>)> streamer;
 
   FakeApi() {
-    REQUIRE(server->start([this](http::Request& r, std::shared_ptr<http::Exchange> ex) {
-      std::unique_lock<std::mutex> lk(mu);
-      seen.push_back(r);
-      if (r.queryParam("watch") && streamer) {
-        auto s = streamer;
-        lk.unlock();
-        s(r, ex);
-        return;
-      }
-      if (!queued.empty()) {
-        auto res = queued.front();
-        queued.pop_front();
-        ex->respond(res);
-        return;
-      }
-      auto fb = fallback;
-      lk.unlock();
-      ex->respond(fb(r));
-    }).ok());
+    REQUIRE(server
+                ->start([this](http::Request& r, std::shared_ptr<http::Exchange> ex) {
+                  std::unique_lock<std::mutex> lk(mu);
+                  seen.push_back(r);
+                  if (r.queryParam("watch") && streamer) {
+                    auto s = streamer;
+                    lk.unlock();
+                    s(r, ex);
+                    return;
+                  }
+                  if (!queued.empty()) {
+                    auto res = queued.front();
+                    queued.pop_front();
+                    ex->respond(res);
+                    return;
+                  }
+                  auto fb = fallback;
+                  lk.unlock();
+                  ex->respond(fb(r));
+                })
+                .ok());
   }
   ~FakeApi() { server->stop(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
@@ -146,13 +148,15 @@ TEST_CASE("Verbs, paths, query parameters and content types follow the API conve
     REQUIRE(h.api.last().header("content-type") == pc.contentType);
     REQUIRE(h.api.last().method == "PATCH");
   }
-  REQUIRE(h.client->patch(kDeployments, "ns1", "d", PatchType::Apply, "{\"spec\":{}}",
-                          {"waha-operator", true}, "status")
+  REQUIRE(h.client
+              ->patch(kDeployments, "ns1", "d", PatchType::Apply, "{\"spec\":{}}",
+                      {"waha-operator", true}, "status")
               .ok());
   r = h.api.last();
   REQUIRE(r.header("content-type") == "application/apply-patch+yaml");
-  REQUIRE(r.target == "/apis/apps/v1/namespaces/ns1/deployments/d/status?fieldManager=waha-operator"
-                      "&force=true");
+  REQUIRE(r.target ==
+          "/apis/apps/v1/namespaces/ns1/deployments/d/status?fieldManager=waha-operator"
+          "&force=true");
   auto noManager = h.client->patch(kDeployments, "ns1", "d", PatchType::Apply, "{}");
   REQUIRE(noManager.error().code == 400);
 

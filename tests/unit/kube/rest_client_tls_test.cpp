@@ -117,11 +117,13 @@ struct TlsApi {
     http::ServerOptions so;
     so.tls = http::TlsConfig{pki.leaf.certPem, pki.leaf.keyPem};
     server = http::makeBeastServer(so);
-    REQUIRE(server->start(http::syncHandler([this](const http::Request& r) {
-      std::lock_guard<std::mutex> lk(mu);
-      lastAuth = r.header("authorization");
-      return http::Response::json(200, R"({"kind":"Pod","metadata":{"name":"p"}})");
-    })).ok());
+    REQUIRE(server
+                ->start(http::syncHandler([this](const http::Request& r) {
+                  std::lock_guard<std::mutex> lk(mu);
+                  lastAuth = r.header("authorization");
+                  return http::Response::json(200, R"({"kind":"Pod","metadata":{"name":"p"}})");
+                }))
+                .ok());
   }
   ~TlsApi() {
     server->stop();
@@ -134,10 +136,12 @@ struct TlsApi {
   // A kubeconfig for this server; `clusterExtra`/`userExtra` are flow-mapping entries.
   std::string kubeconfig(const std::string& clusterExtra, const std::string& userExtra) {
     std::string path = dir + "/config";
-    test::writeFile(path, "current-context: t\nclusters:\n- name: c\n  cluster: {server: "
-                          "'https://127.0.0.1:" + std::to_string(server->port()) + "'" +
-                              clusterExtra + "}\nusers:\n- name: u\n  user: {" + userExtra +
-                              "}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n");
+    test::writeFile(path,
+                    "current-context: t\nclusters:\n- name: c\n  cluster: {server: "
+                    "'https://127.0.0.1:" +
+                        std::to_string(server->port()) + "'" + clusterExtra +
+                        "}\nusers:\n- name: u\n  user: {" + userExtra +
+                        "}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n");
     return path;
   }
 };
@@ -159,9 +163,10 @@ TEST_CASE("HTTPS with the kubeconfig's CA and a token file that rotates") {
   test::writeFile(api.dir + "/token", "first-token\n");
   ManualClock clock;
   FixedRandom random;
-  auto client = clientFrom(
-      api.kubeconfig(", certificate-authority-data: " + b64(api.pki.ca.certPem), "tokenFile: token"),
-      clock, random);
+  auto client =
+      clientFrom(api.kubeconfig(", certificate-authority-data: " + b64(api.pki.ca.certPem),
+                                "tokenFile: token"),
+                 clock, random);
   REQUIRE(client.ok());
   auto got = (*client)->get(kPods, "ns", "p");
   INFO((got.ok() ? "" : got.error().str()));

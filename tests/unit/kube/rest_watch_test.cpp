@@ -27,16 +27,18 @@ struct WatchServer {
   std::atomic<bool> closed{false};
 
   WatchServer() {
-    REQUIRE(server->start([this](http::Request& r, std::shared_ptr<http::Exchange> ex) {
-      std::lock_guard<std::mutex> lk(mu);
-      request = r;
-      if (status != 200) {
-        ex->respond(http::Response::json(status, errorBody));
-        return;
-      }
-      stream = ex->startStream(200, {});
-      stream->onClose([this] { closed = true; });
-    }).ok());
+    REQUIRE(server
+                ->start([this](http::Request& r, std::shared_ptr<http::Exchange> ex) {
+                  std::lock_guard<std::mutex> lk(mu);
+                  request = r;
+                  if (status != 200) {
+                    ex->respond(http::Response::json(status, errorBody));
+                    return;
+                  }
+                  stream = ex->startStream(200, {});
+                  stream->onClose([this] { closed = true; });
+                })
+                .ok());
   }
   ~WatchServer() { server->stop(); }
   std::shared_ptr<http::ResponseStream> waitStream() {

@@ -12,7 +12,8 @@ namespace {
 
 ObjectPtr obj(const std::string& ns, const std::string& name, const std::string& rv,
               Json labels = Json::object(), const std::string& worker = "") {
-  Json o = {{"metadata", {{"namespace", ns}, {"name", name}, {"resourceVersion", rv}, {"labels", labels}}}};
+  Json o = {{"metadata",
+             {{"namespace", ns}, {"name", name}, {"resourceVersion", rv}, {"labels", labels}}}};
   if (!worker.empty()) {
     o["status"]["worker"] = worker;
   }
@@ -136,7 +137,8 @@ TEST_CASE("readers run concurrently with the single writer") {
     });
   }
   for (int i = 0; i < 3000; ++i) {
-    s.upsert(obj("ns", "s" + std::to_string(i % 50), std::to_string(i), {}, "w-" + std::to_string(i % 3)));
+    s.upsert(obj("ns", "s" + std::to_string(i % 50), std::to_string(i), {},
+                 "w-" + std::to_string(i % 3)));
   }
   done = true;
   for (auto& t : readers) {

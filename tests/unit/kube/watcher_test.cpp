@@ -16,7 +16,8 @@ using NT = Notification::Type;
 namespace {
 
 Json pod(const std::string& name, int rv, const std::string& ns = "ns") {
-  return {{"metadata", {{"namespace", ns}, {"name", name}, {"resourceVersion", std::to_string(rv)}}}};
+  return {
+      {"metadata", {{"namespace", ns}, {"name", name}, {"resourceVersion", std::to_string(rv)}}}};
 }
 
 ListResult page(int from, int count, const std::string& rv, const std::string& cont) {
@@ -146,8 +147,8 @@ TEST_CASE("410 Gone re-lists and reports objects deleted in between as deletes")
     CHECK(n.fromList);
     got[objectKey(n.newObj ? *n.newObj : *n.oldObj)] = n.type;
   }
-  CHECK(got == std::map<std::string, NT>{{"ns/a", NT::Updated}, {"ns/b", NT::Deleted},
-                                         {"ns/d", NT::Added}});
+  CHECK(got == std::map<std::string, NT>{
+                   {"ns/a", NT::Updated}, {"ns/b", NT::Deleted}, {"ns/d", NT::Added}});
   CHECK(f.store.keys() == std::vector<std::string>{"ns/a", "ns/c", "ns/d"});
   REQUIRE(s.next.kind == Kind::Watch);
   CHECK(s.next.watch.resourceVersion == "45");
@@ -344,7 +345,8 @@ TEST_CASE("driver: forced 410 with deletions while disconnected ends with the se
   d.client.compact();
   d.client.setSilent(false);
   d.client.expireWatches();
-  REQUIRE(test::waitFor([&] { return d.rec.has(NT::Deleted, "ns/p3") && d.rec.has(NT::Added, "ns/new"); }));
+  REQUIRE(test::waitFor(
+      [&] { return d.rec.has(NT::Deleted, "ns/p3") && d.rec.has(NT::Added, "ns/new"); }));
   CHECK(d.w->relists() == 1);
   std::vector<std::string> want;
   for (const auto& o : d.client.objects(kPods)) {

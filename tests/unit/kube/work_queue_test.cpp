@@ -169,9 +169,7 @@ TEST_CASE("a blocked get wakes for a delayed key and for shutdown") {
   q.done("later");
 
   std::atomic<bool> ended{false};
-  std::thread t2([&] {
-    ended = !q.get().has_value();
-  });
+  std::thread t2([&] { ended = !q.get().has_value(); });
   q.shutDown();
   t2.join();
   CHECK(ended);
@@ -202,7 +200,8 @@ TEST_CASE("metrics hooks see adds, depth, retries, latencies and work in progres
   CHECK(m.lastDepth == 1);
 }
 
-TEST_CASE("with real threads a key is never processed by two workers at once, and no change is lost") {
+TEST_CASE(
+    "with real threads a key is never processed by two workers at once, and no change is lost") {
   WorkQueue q(SteadyClock::instance());
   constexpr int kKeys = 8;
   std::mutex mu;

@@ -34,13 +34,21 @@ TEST_CASE("every controller-runtime series exists from start-up, at zero") {
   m.registerLeaderElection("waha-operator");
   std::string text = m.render();
   for (const char* result : {"success", "error", "requeue", "requeue_after"}) {
-    CHECK(sample(text, std::string("controller_runtime_reconcile_total{controller=\"wahasession\",result=\"") +
-                           result + "\"}") == "0");
+    CHECK(sample(text,
+                 std::string(
+                     "controller_runtime_reconcile_total{controller=\"wahasession\",result=\"") +
+                     result + "\"}") == "0");
   }
-  CHECK(sample(text, "controller_runtime_reconcile_errors_total{controller=\"wahasession\"}") == "0");
-  CHECK(has(text, "controller_runtime_reconcile_time_seconds_bucket{controller=\"wahasession\",le=\"0.005\"} 0"));
-  CHECK(sample(text, "controller_runtime_reconcile_time_seconds_count{controller=\"wahasession\"}") == "0");
-  CHECK(sample(text, "controller_runtime_max_concurrent_reconciles{controller=\"wahasession\"}") == "4");
+  CHECK(sample(text, "controller_runtime_reconcile_errors_total{controller=\"wahasession\"}") ==
+        "0");
+  CHECK(has(text,
+            "controller_runtime_reconcile_time_seconds_bucket{controller=\"wahasession\",le=\"0."
+            "005\"} 0"));
+  CHECK(
+      sample(text, "controller_runtime_reconcile_time_seconds_count{controller=\"wahasession\"}") ==
+      "0");
+  CHECK(sample(text, "controller_runtime_max_concurrent_reconciles{controller=\"wahasession\"}") ==
+        "4");
   CHECK(sample(text, "controller_runtime_active_workers{controller=\"wahasession\"}") == "0");
   CHECK(sample(text, "workqueue_depth{name=\"wahasession\"}") == "0");
   CHECK(sample(text, "workqueue_adds_total{name=\"wahasession\"}") == "0");
@@ -49,7 +57,9 @@ TEST_CASE("every controller-runtime series exists from start-up, at zero") {
   CHECK(sample(text, "workqueue_work_duration_seconds_count{name=\"wahasession\"}") == "0");
   CHECK(sample(text, "workqueue_unfinished_work_seconds{name=\"wahasession\"}") == "0");
   CHECK(sample(text, "workqueue_longest_running_processor_seconds{name=\"wahasession\"}") == "0");
-  CHECK(sample(text, "rest_client_requests_total{code=\"200\",host=\"10.0.0.1:6443\",method=\"GET\"}") == "0");
+  CHECK(sample(text,
+               "rest_client_requests_total{code=\"200\",host=\"10.0.0.1:6443\",method=\"GET\"}") ==
+        "0");
   CHECK(sample(text, "leader_election_master_status{name=\"waha-operator\"}") == "0");
   CHECK(has(text, "# TYPE controller_runtime_reconcile_total counter"));
   CHECK(has(text, "# TYPE workqueue_queue_duration_seconds histogram"));
@@ -69,16 +79,29 @@ TEST_CASE("recorded values show up under the right labels") {
   m.restClientHook()("POST", 201, "api:443");
   m.setLeader("lock", true);
   std::string text = m.render();
-  CHECK(sample(text, "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"success\"}") == "1");
-  CHECK(sample(text, "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"error\"}") == "1");
-  CHECK(sample(text, "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"requeue_after\"}") == "1");
-  CHECK(sample(text, "controller_runtime_reconcile_errors_total{controller=\"wahacluster\"}") == "1");
-  CHECK(sample(text, "controller_runtime_reconcile_time_seconds_count{controller=\"wahacluster\"}") == "3");
+  CHECK(
+      sample(text,
+             "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"success\"}") ==
+      "1");
+  CHECK(sample(text,
+               "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"error\"}") ==
+        "1");
+  CHECK(sample(text,
+               "controller_runtime_reconcile_total{controller=\"wahacluster\",result=\"requeue_"
+               "after\"}") == "1");
+  CHECK(sample(text, "controller_runtime_reconcile_errors_total{controller=\"wahacluster\"}") ==
+        "1");
+  CHECK(
+      sample(text, "controller_runtime_reconcile_time_seconds_count{controller=\"wahacluster\"}") ==
+      "3");
   CHECK(sample(text, "workqueue_adds_total{name=\"wahacluster\"}") == "1");
   CHECK(sample(text, "workqueue_retries_total{name=\"wahacluster\"}") == "1");
   CHECK(sample(text, "workqueue_depth{name=\"wahacluster\"}") == "7");
-  CHECK(sample(text, "rest_client_requests_total{code=\"201\",host=\"api:443\",method=\"POST\"}") == "2");
-  CHECK(sample(text, "rest_client_requests_total{code=\"<error>\",host=\"api:443\",method=\"GET\"}") == "1");
+  CHECK(sample(text, "rest_client_requests_total{code=\"201\",host=\"api:443\",method=\"POST\"}") ==
+        "2");
+  CHECK(sample(text,
+               "rest_client_requests_total{code=\"<error>\",host=\"api:443\",method=\"GET\"}") ==
+        "1");
   CHECK(sample(text, "leader_election_master_status{name=\"lock\"}") == "1");
   m.setLeader("lock", false);
   CHECK(sample(m.render(), "leader_election_master_status{name=\"lock\"}") == "0");

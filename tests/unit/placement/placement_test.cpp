@@ -20,12 +20,12 @@ TEST_CASE("LeastLoaded picks the worker with the most free room, ties by name") 
   };
   std::vector<Case> cases = {
       {{w("a", 5), w("b", 3), w("c", 4)}, "b"},
-      {{w("b", 3), w("a", 3)}, "a"},                                  // tie -> name
-      {{w("a", 1, 10, false), w("b", 9)}, "b"},                       // not ready skipped
-      {{w("a", 1, 10, true, true), w("b", 9)}, "b"},                  // draining skipped
-      {{w("a", 10), w("b", 10)}, std::nullopt},                       // all full
-      {{}, std::nullopt},                                              // no workers
-      {{w("a", 2, 4), w("b", 5, 10)}, "b"},                           // free 2 vs free 5
+      {{w("b", 3), w("a", 3)}, "a"},                  // tie -> name
+      {{w("a", 1, 10, false), w("b", 9)}, "b"},       // not ready skipped
+      {{w("a", 1, 10, true, true), w("b", 9)}, "b"},  // draining skipped
+      {{w("a", 10), w("b", 10)}, std::nullopt},       // all full
+      {{}, std::nullopt},                             // no workers
+      {{w("a", 2, 4), w("b", 5, 10)}, "b"},           // free 2 vs free 5
   };
   for (const auto& c : cases) {
     CAPTURE(c.workers.size());
@@ -91,8 +91,8 @@ TEST_CASE("A burst of placements never overfills a worker (random invariants)") 
 }
 
 TEST_CASE("LeastLoaded spreads evenly over equal workers") {
-  auto result = plan({w("a", 0), w("b", 0), w("c", 0)},
-                     {"1", "2", "3", "4", "5", "6"}, Strategy::LeastLoaded);
+  auto result = plan({w("a", 0), w("b", 0), w("c", 0)}, {"1", "2", "3", "4", "5", "6"},
+                     Strategy::LeastLoaded);
   std::map<std::string, int> count;
   for (const auto& a : result) {
     ++count[*a.worker];

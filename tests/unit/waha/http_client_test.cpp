@@ -25,7 +25,8 @@ http::Response nest(int code, const std::string& msg) {
 class MiniWaha {
  public:
   MiniWaha() : server_(http::makeBeastServer({})) {
-    auto st = server_->start(http::syncHandler([this](const http::Request& r) { return handle(r); }));
+    auto st =
+        server_->start(http::syncHandler([this](const http::Request& r) { return handle(r); }));
     REQUIRE(st.ok());
     ep_.baseUrl = "http://127.0.0.1:" + std::to_string(server_->port());
     ep_.apiKey = "secret-key";
@@ -46,10 +47,12 @@ class MiniWaha {
     if (r.method == "GET" && r.path == "/api/sessions") {
       nlohmann::json arr = nlohmann::json::array();
       for (auto& [name, status] : sessions_) {
-        arr.push_back({{"name", name}, {"status", status}, {"config", {{"debug", false}}},
-                       {"me", status == "WORKING" ? nlohmann::json{{"id", "7911@c.us"},
-                                                                     {"pushName", "Ann"}}
-                                                  : nlohmann::json(nullptr)}});
+        arr.push_back(
+            {{"name", name},
+             {"status", status},
+             {"config", {{"debug", false}}},
+             {"me", status == "WORKING" ? nlohmann::json{{"id", "7911@c.us"}, {"pushName", "Ann"}}
+                                        : nlohmann::json(nullptr)}});
       }
       arr.push_back({{"status", "WORKING"}});  // malformed entry: skipped, not fatal
       return http::Response::json(200, arr.dump());
@@ -81,8 +84,8 @@ class MiniWaha {
         return nest(404, "Session not found");
       }
       if (r.method == "GET") {
-        return http::Response::json(
-            200, nlohmann::json{{"name", name}, {"status", it->second}}.dump());
+        return http::Response::json(200,
+                                    nlohmann::json{{"name", name}, {"status", it->second}}.dump());
       }
       if (action == "start") {
         if (it->second != "STOPPED") {
@@ -130,7 +133,9 @@ std::unique_ptr<WahaClient> makeClient() {
 TEST_CASE("Create sends name and start, and 'already exists' is success") {
   MiniWaha w;
   auto c = makeClient();
-  auto r1 = await<CreateOutcome>([&](auto cb) { c->create(w.ep(), "s1", {{"debug", true}}, true, cb); });
+  auto r1 = await<CreateOutcome>([&](auto cb) {
+    c->create(w.ep(), "s1", {{"debug", true}}, true, cb);
+  });
   REQUIRE(r1.ok());
   REQUIRE(*r1 == CreateOutcome::Created);
   auto r2 = await<CreateOutcome>([&](auto cb) { c->create(w.ep(), "s1", nullptr, true, cb); });

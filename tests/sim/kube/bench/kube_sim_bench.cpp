@@ -41,9 +41,10 @@ class Conn {
   ~Conn() { close(fd_); }
   bool ok() const { return ok_; }
   void send(const std::string& method, const std::string& path, const std::string& body) {
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kToken +
-                      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                      "\r\n\r\n" + body;
+    std::string req =
+        method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kToken +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
     size_t off = 0;
     while (off < req.size()) {
       ssize_t n = write(fd_, req.data() + off, req.size() - off);
@@ -64,7 +65,9 @@ class Conn {
         if (cl == std::string::npos || cl > end) {
           cl = buf_.find("content-length: ");
         }
-        size_t len = cl != std::string::npos && cl < end ? std::strtoul(buf_.c_str() + cl + 16, nullptr, 10) : 0;
+        size_t len = cl != std::string::npos && cl < end
+                         ? std::strtoul(buf_.c_str() + cl + 16, nullptr, 10)
+                         : 0;
         if (buf_.size() >= end + 4 + len) {
           buf_.erase(0, end + 4 + len);
           return status;
@@ -124,7 +127,9 @@ std::string cmBody(const std::string& name, long rev = 0) {
          std::to_string(rev) + R"("}})";
 }
 
-double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 int argInt(int argc, char** argv, const char* name, int fallback) {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -169,11 +174,13 @@ int main(int argc, char** argv) {
       threads.emplace_back([&, c] {
         Conn conn(port);
         for (long i = 0; conn.ok() && secondsSince(start) < seconds; ++i) {
-          std::string name = "w" + std::to_string(c) + "-" + std::to_string(std::string(phase) == "create" ? i : i % 100);
+          std::string name = "w" + std::to_string(c) + "-" +
+                             std::to_string(std::string(phase) == "create" ? i : i % 100);
           if (std::string(phase) == "create") {
             conn.send("POST", path, cmBody(name));
           } else {
-            conn.send("PUT", path + "/" + name, cmBody(name, i + 1));  // unconditional update (no resourceVersion)
+            conn.send("PUT", path + "/" + name,
+                      cmBody(name, i + 1));  // unconditional update (no resourceVersion)
           }
           int st = conn.readResponse();
           (st == 200 || st == 201 ? done : failed)++;
@@ -184,8 +191,8 @@ int main(int argc, char** argv) {
       t.join();
     }
     double secs = secondsSince(start);
-    std::printf("write-%s: %ld ok, %ld failed in %.2fs over %d connections = %.0f writes/s\n", phase, done.load(),
-                failed.load(), secs, connections, done.load() / secs);
+    std::printf("write-%s: %ld ok, %ld failed in %.2fs over %d connections = %.0f writes/s\n",
+                phase, done.load(), failed.load(), secs, connections, done.load() / secs);
   }
 
   // 2. `watches` concurrent watches over `objects` objects.
@@ -227,8 +234,10 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     double initialSecs = std::chrono::duration<double>(initialAt - start).count();
-    std::printf("watch-initial: %d watches x %d ADDED events = %zu events in %.2fs (%.0f events/s)\n", watches, objects,
-                static_cast<size_t>(watches) * objects, initialSecs, watches * double(objects) / initialSecs);
+    std::printf(
+        "watch-initial: %d watches x %d ADDED events = %zu events in %.2fs (%.0f events/s)\n",
+        watches, objects, static_cast<size_t>(watches) * objects, initialSecs,
+        watches * double(objects) / initialSecs);
     auto burstStart = Clock::now();
     for (int i = 0; i < burst; ++i) {
       fill.send("PUT", wpath + "/o" + std::to_string(i), cmBody("o" + std::to_string(i), 1));
@@ -239,8 +248,10 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     double fanSecs = secondsSince(burstStart);
-    std::printf("watch-fanout: %d updates written in %.2fs, all %d watches received them after %.2fs "
-                "(%.0f events/s delivered)\n", burst, writeSecs, watches, fanSecs, watches * double(burst) / fanSecs);
+    std::printf(
+        "watch-fanout: %d updates written in %.2fs, all %d watches received them after %.2fs "
+        "(%.0f events/s delivered)\n",
+        burst, writeSecs, watches, fanSecs, watches * double(burst) / fanSecs);
     server.stop();
     for (auto& t : threads) {
       t.join();

@@ -30,8 +30,8 @@ void applyCrds(const KubeSim& sim) {
   auto r = sim.kubectl({"apply", "--validate=false", "-f", crds()});
   INFO(r.out << r.err);
   REQUIRE(r.exitCode == 0);
-  auto w = sim.kubectl({"wait", "--for=condition=Established", "--timeout=10s", "crd/wahasessions.waha.io",
-                        "crd/wahaclusters.waha.io"});
+  auto w = sim.kubectl({"wait", "--for=condition=Established", "--timeout=10s",
+                        "crd/wahasessions.waha.io", "crd/wahaclusters.waha.io"});
   INFO(w.out << w.err);
   REQUIRE(w.exitCode == 0);
 }
@@ -48,7 +48,8 @@ std::vector<std::string> headerWords(const std::string& out) {
 
 }  // namespace
 
-TEST_CASE("kubectl: CRDs and examples apply, discovery lists them, tables show printer columns", "[kubectl]") {
+TEST_CASE("kubectl: CRDs and examples apply, discovery lists them, tables show printer columns",
+          "[kubectl]") {
   KubeSim sim;
   REQUIRE(sim.ready());
   applyCrds(sim);
@@ -97,8 +98,9 @@ TEST_CASE("kubectl: invalid WahaSession is refused with the field path", "[kubec
   auto r = sim.kubectl({"apply", "--validate=false", "-f", "-"}, bad);
   CHECK(r.exitCode != 0);
   CHECK(r.err.find("spec.state: Unsupported value: \"Sleeping\"") != std::string::npos);
-  auto missing = sim.kubectl({"create", "--validate=false", "-f", "-"},
-                             "apiVersion: waha.io/v1alpha1\nkind: WahaSession\nmetadata:\n  name: x\nspec: {}\n");
+  auto missing = sim.kubectl(
+      {"create", "--validate=false", "-f", "-"},
+      "apiVersion: waha.io/v1alpha1\nkind: WahaSession\nmetadata:\n  name: x\nspec: {}\n");
   CHECK(missing.exitCode != 0);
   CHECK(missing.err.find("spec.clusterRef: Required value") != std::string::npos);
 }
@@ -108,22 +110,29 @@ TEST_CASE("kubectl: get -w streams changes; patch merge and json", "[kubectl]") 
   REQUIRE(sim.ready());
   applyCrds(sim);
   REQUIRE(sim.kubectl({"apply", "--validate=false", "-f", "-"}, kSession).exitCode == 0);
-  Process watch(sim.kubectlArgv({"get", "wahasessions", "-w", "-o", "custom-columns=NAME:.metadata.name,STATE:.spec.state"}),
+  Process watch(sim.kubectlArgv({"get", "wahasessions", "-w", "-o",
+                                 "custom-columns=NAME:.metadata.name,STATE:.spec.state"}),
                 {}, sim.dir() + "/watch.log");
-  REQUIRE(waitFor([&] { return watch.log().find("s1") != std::string::npos; }, std::chrono::seconds(20)));
-  auto merge = sim.kubectl({"patch", "wahasession", "s1", "--type=merge", "-p", R"({"spec":{"state":"Stopped"}})"});
+  REQUIRE(waitFor([&] { return watch.log().find("s1") != std::string::npos; },
+                  std::chrono::seconds(20)));
+  auto merge = sim.kubectl(
+      {"patch", "wahasession", "s1", "--type=merge", "-p", R"({"spec":{"state":"Stopped"}})"});
   INFO(merge.err);
   CHECK(merge.exitCode == 0);
-  CHECK(waitFor([&] { return watch.log().find("Stopped") != std::string::npos; }, std::chrono::seconds(20)));
-  auto json = sim.kubectl({"patch", "wahasession", "s1", "--type=json", "-p",
-                           R"([{"op":"test","path":"/spec/state","value":"Stopped"},{"op":"replace","path":"/spec/state","value":"Running"}])"});
+  CHECK(waitFor([&] { return watch.log().find("Stopped") != std::string::npos; },
+                std::chrono::seconds(20)));
+  auto json = sim.kubectl(
+      {"patch", "wahasession", "s1", "--type=json", "-p",
+       R"([{"op":"test","path":"/spec/state","value":"Stopped"},{"op":"replace","path":"/spec/state","value":"Running"}])"});
   INFO(json.err);
   CHECK(json.exitCode == 0);
   CHECK(sim.kubectl({"get", "wahasession", "s1", "-o", "jsonpath={.spec.state}"}).out == "Running");
-  CHECK(waitFor([&] {
-    std::string l = watch.log();
-    return l.find("Running", l.find("Stopped")) != std::string::npos;
-  }, std::chrono::seconds(20)));
+  CHECK(waitFor(
+      [&] {
+        std::string l = watch.log();
+        return l.find("Running", l.find("Stopped")) != std::string::npos;
+      },
+      std::chrono::seconds(20)));
   auto failedTest = sim.kubectl({"patch", "wahasession", "s1", "--type=json", "-p",
                                  R"([{"op":"test","path":"/spec/state","value":"Stopped"}])"});
   CHECK(failedTest.exitCode != 0);
@@ -164,22 +173,34 @@ spec:
   CHECK(scale.exitCode == 0);
   CHECK(sim.kubectl({"get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"}).out == "3");
   auto table = sim.kubectl({"get", "deployments"});
-  CHECK(headerWords(table.out) == std::vector<std::string>{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"});
+  CHECK(headerWords(table.out) ==
+        std::vector<std::string>{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"});
 }
 
 TEST_CASE("kubectl: delete of an object with a finalizer waits for the finalizer", "[kubectl]") {
   KubeSim sim;
   REQUIRE(sim.ready());
-  // Not `kubectl create configmap`: generator commands send protobuf, which kube-sim does not speak.
+  // Not `kubectl create configmap`: generator commands send protobuf, which kube-sim does not
+  // speak.
   REQUIRE(sim.kubectl({"apply", "--validate=false", "-f", "-"},
-                      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\ndata:\n  k: v\n").exitCode == 0);
-  REQUIRE(sim.kubectl({"patch", "configmap", "held", "--type=merge", "-p", R"({"metadata":{"finalizers":["waha.io/cleanup"]}})"}).exitCode == 0);
-  Process del(sim.kubectlArgv({"delete", "configmap", "held", "--timeout=30s"}), {}, sim.dir() + "/delete.log");
-  REQUIRE(waitFor([&] {
-    return !sim.kubectl({"get", "configmap", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"}).out.empty();
-  }, std::chrono::seconds(20)));
+                      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\ndata:\n  k: v\n")
+              .exitCode == 0);
+  REQUIRE(sim.kubectl({"patch", "configmap", "held", "--type=merge", "-p",
+                       R"({"metadata":{"finalizers":["waha.io/cleanup"]}})"})
+              .exitCode == 0);
+  Process del(sim.kubectlArgv({"delete", "configmap", "held", "--timeout=30s"}), {},
+              sim.dir() + "/delete.log");
+  REQUIRE(waitFor(
+      [&] {
+        return !sim.kubectl(
+                       {"get", "configmap", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"})
+                    .out.empty();
+      },
+      std::chrono::seconds(20)));
   CHECK(del.alive());  // still waiting: the finalizer holds the object
-  REQUIRE(sim.kubectl({"patch", "configmap", "held", "--type=json", "-p", R"([{"op":"remove","path":"/metadata/finalizers"}])"}).exitCode == 0);
+  REQUIRE(sim.kubectl({"patch", "configmap", "held", "--type=json", "-p",
+                       R"([{"op":"remove","path":"/metadata/finalizers"}])"})
+              .exitCode == 0);
   int status = -1;
   REQUIRE(del.wait(std::chrono::seconds(20), &status));
   CHECK(status == 0);
@@ -191,14 +212,20 @@ TEST_CASE("kubectl: wait for a condition set through the status subresource", "[
   REQUIRE(sim.ready());
   applyCrds(sim);
   REQUIRE(sim.kubectl({"apply", "--validate=false", "-f", "-"}, kSession).exitCode == 0);
-  Process wait(sim.kubectlArgv({"wait", "--for=condition=Ready", "--timeout=30s", "wahasession/s1"}), {},
-               sim.dir() + "/wait.log");
+  Process wait(
+      sim.kubectlArgv({"wait", "--for=condition=Ready", "--timeout=30s", "wahasession/s1"}), {},
+      sim.dir() + "/wait.log");
   auto obj = Json::parse(sim.kubectl({"get", "wahasession", "s1", "-o", "json"}).out);
   obj["status"] = {{"phase", "Working"},
-                   {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "Working"},
-                                    {"message", "ok"}, {"lastTransitionTime", "2026-11-28T00:00:00Z"}}}}};
-  auto put = httpRequest("PUT", sim.url("/apis/waha.io/v1alpha1/namespaces/default/wahasessions/s1/status"),
-                         obj.dump(), sim.auth());
+                   {"conditions",
+                    {{{"type", "Ready"},
+                      {"status", "True"},
+                      {"reason", "Working"},
+                      {"message", "ok"},
+                      {"lastTransitionTime", "2026-11-28T00:00:00Z"}}}}};
+  auto put = httpRequest(
+      "PUT", sim.url("/apis/waha.io/v1alpha1/namespaces/default/wahasessions/s1/status"),
+      obj.dump(), sim.auth());
   INFO(put.body);
   REQUIRE(put.status == 200);
   int status = -1;
@@ -207,7 +234,8 @@ TEST_CASE("kubectl: wait for a condition set through the status subresource", "[
   CHECK(wait.log().find("condition met") != std::string::npos);
 }
 
-TEST_CASE("kubectl: pods of a Deployment, wide columns, rollout status, cascading delete", "[kubectl][workloads]") {
+TEST_CASE("kubectl: pods of a Deployment, wide columns, rollout status, cascading delete",
+          "[kubectl][workloads]") {
   KubeSim sim;
   REQUIRE(sim.ready());
   if (sim.kubectl({"get", "nodes", "-o", "name"}).out.empty()) {
@@ -232,7 +260,8 @@ spec:
   auto rollout = sim.kubectl({"rollout", "status", "deployment/web", "--timeout=30s"});
   INFO(rollout.out << rollout.err);
   CHECK(rollout.exitCode == 0);
-  auto wait = sim.kubectl({"wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=30s"});
+  auto wait =
+      sim.kubectl({"wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=30s"});
   CHECK(wait.exitCode == 0);
   auto pods = sim.kubectl({"get", "pods", "-o", "wide"});
   INFO(pods.out);
@@ -244,8 +273,10 @@ spec:
   CHECK(pods.out.find("127.") != std::string::npos);
   REQUIRE(sim.kubectl({"delete", "deployment", "web", "--timeout=30s"}).exitCode == 0);
   // Background GC: ReplicaSet and pods follow their owner.
-  CHECK(waitFor([&] {
-    auto left = sim.kubectl({"get", "pods,replicasets", "-o", "name"});
-    return left.exitCode == 0 && left.out.empty();
-  }, std::chrono::seconds(30), std::chrono::milliseconds(200)));
+  CHECK(waitFor(
+      [&] {
+        auto left = sim.kubectl({"get", "pods,replicasets", "-o", "name"});
+        return left.exitCode == 0 && left.out.empty();
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200)));
 }

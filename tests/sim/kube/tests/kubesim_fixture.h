@@ -20,11 +20,18 @@ namespace waha::test {
 class KubeSim {
  public:
   explicit KubeSim(std::vector<std::string> extraArgs = {}) : dir_(makeTempDir("kube-sim")) {
-    std::vector<std::string> argv = {binaryPath("tests/sim/kube/kube-sim"), "--kubeconfig-out", dir_ + "/kubeconfig",
-                                     "--port-file", dir_ + "/ports.json", "--pod-ready-delay-ms", "50"};
+    std::vector<std::string> argv = {binaryPath("tests/sim/kube/kube-sim"),
+                                     "--kubeconfig-out",
+                                     dir_ + "/kubeconfig",
+                                     "--port-file",
+                                     dir_ + "/ports.json",
+                                     "--pod-ready-delay-ms",
+                                     "50"};
     argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
-    proc_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir_ + "/kube-sim.log");
-    ready_ = waitFor([&] { return std::filesystem::exists(dir_ + "/ports.json"); }, std::chrono::seconds(20));
+    proc_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{},
+                                      dir_ + "/kube-sim.log");
+    ready_ = waitFor([&] { return std::filesystem::exists(dir_ + "/ports.json"); },
+                     std::chrono::seconds(20));
     if (ready_) {
       ports_ = nlohmann::json::parse(readFile(dir_ + "/ports.json"));
     }
@@ -44,14 +51,17 @@ class KubeSim {
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
-  CommandResult kubectl(const std::vector<std::string>& args, const std::string& stdinData = "") const {
+  CommandResult kubectl(const std::vector<std::string>& args,
+                        const std::string& stdinData = "") const {
     return runCommand(kubectlArgv(args), {}, std::chrono::seconds(60), stdinData);
   }
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(ports_.value("http", 0)) + path;
   }
-  std::map<std::string, std::string> auth(const std::string& contentType = "application/json") const {
-    return {{"Authorization", "Bearer " + ports_.value("token", std::string())}, {"Content-Type", contentType}};
+  std::map<std::string, std::string> auth(
+      const std::string& contentType = "application/json") const {
+    return {{"Authorization", "Bearer " + ports_.value("token", std::string())},
+            {"Content-Type", contentType}};
   }
 
  private:

@@ -42,8 +42,10 @@ Json cm(const std::string& name, Json labels = Json::object()) {
 }
 
 Json session(const std::string& name, Json spec) {
-  return {{"apiVersion", "waha.io/v1alpha1"}, {"kind", "WahaSession"},
-          {"metadata", {{"name", name}}}, {"spec", spec}};
+  return {{"apiVersion", "waha.io/v1alpha1"},
+          {"kind", "WahaSession"},
+          {"metadata", {{"name", name}}},
+          {"spec", spec}};
 }
 
 struct Fixture {
@@ -117,59 +119,77 @@ TEST_CASE("stale update conflicts; generation counts spec changes only", "[store
   CHECK((*noop)["metadata"]["resourceVersion"] == (*afterMain)["metadata"]["resourceVersion"]);
 }
 
-TEST_CASE("custom resources are pruned, defaulted and validated against the CRD schema", "[store][schema]") {
+TEST_CASE("custom resources are pruned, defaulted and validated against the CRD schema",
+          "[store][schema]") {
   Fixture f;
   auto ok = f.store.create(kSessions, "default",
-                           session("s1", {{"clusterRef", {{"name", "c"}}}, {"unknown", 1},
+                           session("s1", {{"clusterRef", {{"name", "c"}}},
+                                          {"unknown", 1},
                                           {"config", {{"anything", {{"goes", true}}}}}}));
   REQUIRE(ok.ok());
   CHECK((*ok)["spec"]["state"] == "Running");
   CHECK_FALSE((*ok)["spec"].contains("unknown"));
   CHECK((*ok)["spec"]["config"]["anything"]["goes"] == true);
 
-  auto bad = f.store.create(kSessions, "default", session("s2", {{"clusterRef", {{"name", "c"}}}, {"state", "Foo"}}));
+  auto bad = f.store.create(kSessions, "default",
+                            session("s2", {{"clusterRef", {{"name", "c"}}}, {"state", "Foo"}}));
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().code == 422);
   CHECK(bad.error().message ==
-        "WahaSession.waha.io \"s2\" is invalid: spec.state: Unsupported value: \"Foo\": supported values: "
+        "WahaSession.waha.io \"s2\" is invalid: spec.state: Unsupported value: \"Foo\": supported "
+        "values: "
         "\"Running\", \"Stopped\"");
   Json details = takeErrorDetails();
   CHECK(details["causes"][0]["field"] == "spec.state");
   CHECK(details["causes"][0]["reason"] == "FieldValueNotSupported");
 
-  auto many = f.store.create(kSessions, "default",
-                             session("s3", {{"priority", 11}, {"phone", "12a"}, {"tags", {"abcd"}}}));
+  auto many =
+      f.store.create(kSessions, "default",
+                     session("s3", {{"priority", 11}, {"phone", "12a"}, {"tags", {"abcd"}}}));
   REQUIRE_FALSE(many.ok());
   details = takeErrorDetails();
   std::vector<std::string> fields;
   for (const auto& c : details["causes"]) {
     fields.push_back(c["field"]);
   }
-  CHECK(fields == std::vector<std::string>{"spec.clusterRef", "spec.phone", "spec.priority", "spec.tags[0]"});
-  CHECK(many.error().message.find("spec.priority: Invalid value: 11: spec.priority in body should be less than or equal to 10") != std::string::npos);
+  CHECK(fields ==
+        std::vector<std::string>{"spec.clusterRef", "spec.phone", "spec.priority", "spec.tags[0]"});
+  CHECK(many.error().message.find("spec.priority: Invalid value: 11: spec.priority in body should "
+                                  "be less than or equal to 10") != std::string::npos);
 
-  auto wrongType = f.store.create(kSessions, "default", session("s4", {{"clusterRef", {{"name", 5}}}}));
+  auto wrongType =
+      f.store.create(kSessions, "default", session("s4", {{"clusterRef", {{"name", 5}}}}));
   REQUIRE_FALSE(wrongType.ok());
-  CHECK(wrongType.error().message.find("spec.clusterRef.name: Invalid value: \"integer\": spec.clusterRef.name in body must be of type string") != std::string::npos);
+  CHECK(wrongType.error().message.find("spec.clusterRef.name: Invalid value: \"integer\": "
+                                       "spec.clusterRef.name in body must be of type string") !=
+        std::string::npos);
 }
 
 TEST_CASE("patch flavours", "[patch]") {
-  Json live = {{"metadata", {{"name", "d"}, {"labels", {{"a", "1"}, {"b", "2"}}}}},
-               {"spec", {{"template", {{"spec", {{"containers", {{{"name", "app"}, {"image", "v1"},
-                                                                  {"env", {{{"name", "A"}, {"value", "1"}}, {{"name", "B"}, {"value", "2"}}}}},
-                                                                 {{"name", "side"}, {"image", "s1"}}}}}}}}}}};
+  Json live = {
+      {"metadata", {{"name", "d"}, {"labels", {{"a", "1"}, {"b", "2"}}}}},
+      {"spec",
+       {{"template",
+         {{"spec",
+           {{"containers",
+             {{{"name", "app"},
+               {"image", "v1"},
+               {"env", {{{"name", "A"}, {"value", "1"}}, {{"name", "B"}, {"value", "2"}}}}},
+              {{"name", "side"}, {"image", "s1"}}}}}}}}}}};
   SECTION("merge patch deletes with null") {
     Json out = mergePatch(live, {{"metadata", {{"labels", {{"a", nullptr}, {"c", "3"}}}}}});
     CHECK(out["metadata"]["labels"] == Json{{"b", "2"}, {"c", "3"}});
   }
   SECTION("json patch with test") {
-    auto out = jsonPatch(live, Json::parse(R"([{"op":"test","path":"/metadata/labels/a","value":"1"},
+    auto out =
+        jsonPatch(live, Json::parse(R"([{"op":"test","path":"/metadata/labels/a","value":"1"},
                                                {"op":"replace","path":"/metadata/labels/a","value":"9"},
                                                {"op":"add","path":"/metadata/labels/z","value":"0"},
                                                {"op":"remove","path":"/metadata/labels/b"}])"));
     REQUIRE(out.ok());
     CHECK((*out)["metadata"]["labels"] == Json{{"a", "9"}, {"z", "0"}});
-    auto failed = jsonPatch(live, Json::parse(R"([{"op":"test","path":"/metadata/labels/a","value":"2"}])"));
+    auto failed =
+        jsonPatch(live, Json::parse(R"([{"op":"test","path":"/metadata/labels/a","value":"2"}])"));
     CHECK(failed.error().code == 422);
   }
   SECTION("strategic merge merges containers and env by name") {
@@ -213,8 +233,11 @@ TEST_CASE("owner references: background, orphan and foreground deletion", "[stor
   auto makeOwned = [&](const std::string& owner) {
     auto o = f.store.create(kCm, "default", cm(owner));
     Json dep = cm(owner + "-dep");
-    dep["metadata"]["ownerReferences"] = {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", owner},
-                                           {"uid", (*o)["metadata"]["uid"]}, {"blockOwnerDeletion", true}}};
+    dep["metadata"]["ownerReferences"] = {{{"apiVersion", "v1"},
+                                           {"kind", "ConfigMap"},
+                                           {"name", owner},
+                                           {"uid", (*o)["metadata"]["uid"]},
+                                           {"blockOwnerDeletion", true}}};
     REQUIRE(f.store.create(kCm, "default", dep).ok());
   };
   makeOwned("bg");
@@ -244,7 +267,11 @@ TEST_CASE("owner references: background, orphan and foreground deletion", "[stor
 TEST_CASE("label and field selectors, limit and continue", "[store][list]") {
   Fixture f;
   for (int i = 0; i < 5; ++i) {
-    REQUIRE(f.store.create(kCm, "default", cm("c" + std::to_string(i), {{"tier", i % 2 ? "odd" : "even"}, {"i", std::to_string(i)}})).ok());
+    REQUIRE(f.store
+                .create(kCm, "default",
+                        cm("c" + std::to_string(i),
+                           {{"tier", i % 2 ? "odd" : "even"}, {"i", std::to_string(i)}}))
+                .ok());
   }
   REQUIRE(f.store.create(kCm, "default", cm("plain")).ok());
   auto count = [&](const std::string& sel) { return f.store.list(kCm, "default", sel)->size(); };
@@ -275,7 +302,8 @@ TEST_CASE("label and field selectors, limit and continue", "[store][list]") {
   CHECK(second->items[1]["metadata"]["name"] == "plain");
 }
 
-TEST_CASE("watch resumes strictly after a resourceVersion and expires outside the window", "[store][watch]") {
+TEST_CASE("watch resumes strictly after a resourceVersion and expires outside the window",
+          "[store][watch]") {
   Fixture f;
   auto a = f.store.create(kCm, "default", cm("a", {{"w", "yes"}}));
   std::string rvA = (*a)["metadata"]["resourceVersion"];
@@ -283,12 +311,13 @@ TEST_CASE("watch resumes strictly after a resourceVersion and expires outside th
   std::vector<std::string> seen;
   WatchOptions o;
   o.resourceVersion = rvA;
-  auto id = f.store.watch(kCm, "default", o, [&](const std::string& type, const Json& obj, const std::string&) {
-    if (type != "BOOKMARK") {
-      seen.push_back(type + ":" + obj["metadata"].value("name", ""));
-    }
-    return true;
-  });
+  auto id = f.store.watch(kCm, "default", o,
+                          [&](const std::string& type, const Json& obj, const std::string&) {
+                            if (type != "BOOKMARK") {
+                              seen.push_back(type + ":" + obj["metadata"].value("name", ""));
+                            }
+                            return true;
+                          });
   REQUIRE(id.ok());
   CHECK(seen == std::vector<std::string>{"ADDED:b"});
   REQUIRE(f.store.remove(kCm, "default", "a").ok());
@@ -300,10 +329,11 @@ TEST_CASE("watch resumes strictly after a resourceVersion and expires outside th
   WatchOptions sel;
   sel.labelSelector = "w=yes";
   REQUIRE(f.store.create(kCm, "default", cm("c", {{"w", "yes"}})).ok());
-  auto id2 = f.store.watch(kCm, "default", sel, [&](const std::string& type, const Json& obj, const std::string&) {
-    filtered.push_back(type + ":" + obj["metadata"].value("name", ""));
-    return true;
-  });
+  auto id2 = f.store.watch(kCm, "default", sel,
+                           [&](const std::string& type, const Json& obj, const std::string&) {
+                             filtered.push_back(type + ":" + obj["metadata"].value("name", ""));
+                             return true;
+                           });
   CHECK(filtered == std::vector<std::string>{"ADDED:c"});
   Json c = *f.store.get(kCm, "default", "c");
   c["metadata"]["labels"]["w"] = "no";
@@ -314,18 +344,27 @@ TEST_CASE("watch resumes strictly after a resourceVersion and expires outside th
   for (int i = 0; i < 60; ++i) {
     REQUIRE(f.store.create(kCm, "default", cm("n" + std::to_string(i))).ok());
   }
-  auto old = f.store.watch(kCm, "default", o, [](const std::string&, const Json&, const std::string&) { return true; });
+  auto old = f.store.watch(
+      kCm, "default", o, [](const std::string&, const Json&, const std::string&) { return true; });
   REQUIRE_FALSE(old.ok());
   CHECK(old.error().code == 410);
   CHECK(old.error().reason == "Expired");
   f.store.forceExpired(1);
   WatchOptions recent;
   recent.resourceVersion = std::to_string(f.store.resourceVersion());
-  CHECK(f.store.watch(kCm, "default", recent, [](const std::string&, const Json&, const std::string&) { return true; }).error().code == 410);
-  CHECK(f.store.watch(kCm, "default", recent, [](const std::string&, const Json&, const std::string&) { return true; }).ok());
+  CHECK(f.store
+            .watch(kCm, "default", recent,
+                   [](const std::string&, const Json&, const std::string&) { return true; })
+            .error()
+            .code == 410);
+  CHECK(f.store
+            .watch(kCm, "default", recent,
+                   [](const std::string&, const Json&, const std::string&) { return true; })
+            .ok());
 }
 
-TEST_CASE("subscribers see every write in order, and may write from the callback", "[store][subscribe]") {
+TEST_CASE("subscribers see every write in order, and may write from the callback",
+          "[store][subscribe]") {
   Fixture f;
   std::vector<uint64_t> rvs;
   f.store.subscribe(kCm, [&](const StoreEvent& e) {
@@ -342,7 +381,8 @@ TEST_CASE("subscribers see every write in order, and may write from the callback
 
 TEST_CASE("deleting a CRD removes its objects and its resource", "[store][crd]") {
   Fixture f;
-  REQUIRE(f.store.create(kSessions, "default", session("s", {{"clusterRef", {{"name", "c"}}}})).ok());
+  REQUIRE(
+      f.store.create(kSessions, "default", session("s", {{"clusterRef", {{"name", "c"}}}})).ok());
   auto crdObj = f.store.get(kCrd, "", "wahasessions.waha.io");
   REQUIRE(crdObj.ok());
   CHECK((*crdObj)["status"]["conditions"][1]["type"] == "Established");
@@ -382,7 +422,8 @@ TEST_CASE("leases, events and RBAC kinds are stored with the usual rules", "[sto
   CHECK((*f.store.get(leases, "kube-system", "waha-operator"))["spec"]["holderIdentity"] == "b");
 
   auto ev = f.store.create(events, "default",
-                           {{"metadata", {{"generateName", "s1."}}}, {"reason", "Started"},
+                           {{"metadata", {{"generateName", "s1."}}},
+                            {"reason", "Started"},
                             {"regarding", {{"kind", "WahaSession"}, {"name", "s1"}}}});
   REQUIRE(ev.ok());
   CHECK((*ev)["apiVersion"] == "events.k8s.io/v1");
@@ -390,7 +431,8 @@ TEST_CASE("leases, events and RBAC kinds are stored with the usual rules", "[sto
   byRegarding.fieldSelector = "regarding.name=s1";
   CHECK(f.store.listPage(events, "default", byRegarding)->items.size() == 1);
 
-  auto role = f.store.create(clusterRoles, "", {{"metadata", {{"name", "waha-operator"}}}, {"rules", Json::array()}});
+  auto role = f.store.create(clusterRoles, "",
+                             {{"metadata", {{"name", "waha-operator"}}}, {"rules", Json::array()}});
   REQUIRE(role.ok());
   CHECK_FALSE((*role)["metadata"].contains("namespace"));  // cluster-scoped
 }

@@ -9,7 +9,9 @@ namespace {
 
 constexpr const char* kRevision = "deployment.kubernetes.io/revision";
 
-int64_t specReplicas(const Json& obj) { return std::max<int64_t>(0, intAt(obj, "/spec/replicas", 1)); }
+int64_t specReplicas(const Json& obj) {
+  return std::max<int64_t>(0, intAt(obj, "/spec/replicas", 1));
+}
 
 int64_t revisionOf(const Json& rs) {
   std::string v = strAt(rs, "/metadata/annotations/deployment.kubernetes.io~1revision", "0");
@@ -46,12 +48,8 @@ Limits rollingLimits(const Json& d) {
 
 Json condition(const std::string& type, bool ok, const std::string& reason, const std::string& msg,
                const Json& previous, const std::string& now) {
-  Json c = {{"type", type},
-            {"status", ok ? "True" : "False"},
-            {"reason", reason},
-            {"message", msg},
-            {"lastUpdateTime", now},
-            {"lastTransitionTime", now}};
+  Json c = {{"type", type},   {"status", ok ? "True" : "False"}, {"reason", reason},
+            {"message", msg}, {"lastUpdateTime", now},           {"lastTransitionTime", now}};
   if (previous.is_object() && previous.value("status", "") == c["status"]) {
     c["lastTransitionTime"] = previous.value("lastTransitionTime", now);
     if (previous.value("reason", "") == reason) {
@@ -152,7 +150,8 @@ Result<Json> DeploymentController::createReplicaSet(const Json& d, int64_t repli
   tmpl["metadata"]["labels"]["pod-template-hash"] = hash;
   Json selector = d["spec"].value("selector", Json::object());
   selector["matchLabels"]["pod-template-hash"] = hash;
-  Json labels = d["spec"]["template"].value("metadata", Json::object()).value("labels", Json::object());
+  Json labels =
+      d["spec"]["template"].value("metadata", Json::object()).value("labels", Json::object());
   labels["pod-template-hash"] = hash;
   std::string name = strAt(d, "/metadata/name") + "-" + hash;
   Json rs = {{"apiVersion", "apps/v1"},
@@ -174,8 +173,9 @@ Result<Json> DeploymentController::createReplicaSet(const Json& d, int64_t repli
                {"template", tmpl}}}};
   auto created = store_.create(kReplicaSets, strAt(d, "/metadata/namespace"), rs);
   if (created.ok()) {
-    log::info("deployment: created replicaset",
-              {{"deployment", keyOf(d)}, {"replicaset", name}, {"replicas", std::to_string(replicas)}});
+    log::info(
+        "deployment: created replicaset",
+        {{"deployment", keyOf(d)}, {"replicaset", name}, {"replicas", std::to_string(replicas)}});
   }
   return created;
 }
@@ -282,8 +282,8 @@ Status DeploymentController::recreate(const Json& d, Json& newRs, std::vector<Js
       Json ref = controllerOf(p);
       std::string phase = strAt(p, "/status/phase");
       bool old = ref.is_object() && std::any_of(olds.begin(), olds.end(), [&](const Json& rs) {
-        return strAt(rs, "/metadata/uid") == ref.value("uid", "");
-      });
+                   return strAt(rs, "/metadata/uid") == ref.value("uid", "");
+                 });
       oldPodsLeft = oldPodsLeft || (old && phase != "Succeeded" && phase != "Failed");
     }
     // Pod events reach only the ReplicaSets: look again shortly.
@@ -342,7 +342,8 @@ Status DeploymentController::updateStatus(const Json& d, const Json& newRs,
   std::string now = formatRfc3339(clock_.wallNow());
   // As the real controller: only a RollingUpdate tolerates unavailable pods.
   bool rolling = strAt(d, "/spec/strategy/type", "RollingUpdate") == "RollingUpdate";
-  bool minAvailable = available >= desired - (rolling && desired > 0 ? rollingLimits(d).maxUnavailable : 0);
+  bool minAvailable =
+      available >= desired - (rolling && desired > 0 ? rollingLimits(d).maxUnavailable : 0);
   bool complete = updated == desired && replicas == desired && available == desired &&
                   !newRs.is_null() && intAt(newRs, "/status/availableReplicas", 0) == desired;
   std::string rsName = newRs.is_null() ? "" : strAt(newRs, "/metadata/name");

@@ -46,7 +46,10 @@ std::chrono::seconds gracePeriod(const Json& pod) {
 }  // namespace
 
 Kubelet::Kubelet(ObjectStore& store, const WorkloadOptions& opts, std::vector<NodeInfo> nodes)
-    : store_(store), opts_(opts), nodes_(std::move(nodes)), clock_(SteadyClock::instance()),
+    : store_(store),
+      opts_(opts),
+      nodes_(std::move(nodes)),
+      clock_(SteadyClock::instance()),
       nextIp_(kFirstPodIp) {
   uint32_t first = opts_.firstPodIp.empty()
                        ? (127u << 24) | ((1u + static_cast<uint32_t>(getpid()) % 250u) << 16) | 1u
@@ -266,17 +269,22 @@ void Kubelet::schedule(Json pod) {
   const NodeInfo* best = nullptr;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const NodeInfo& n = nodes_[(nextNode_ + i) % nodes_.size()];
-    if (nodeSelectorMatches(selector, n.labels) && (best == nullptr || load[n.name] < load[best->name])) {
+    if (nodeSelectorMatches(selector, n.labels) &&
+        (best == nullptr || load[n.name] < load[best->name])) {
       best = &n;
     }
   }
   if (best == nullptr) {
     Json status = pod.value("status", Json::object());
-    Json cond = {{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"},
+    Json cond = {{"type", "PodScheduled"},
+                 {"status", "False"},
+                 {"reason", "Unschedulable"},
                  {"message", "0/" + std::to_string(nodes_.size()) +
                                  " nodes are available: node(s) didn't match Pod's node selector."},
-                 {"lastTransitionTime", formatRfc3339(clock_.wallNow())}, {"lastProbeTime", nullptr}};
-    if (status.value("phase", "") == "Pending" && !status.value("conditions", Json::array()).empty()) {
+                 {"lastTransitionTime", formatRfc3339(clock_.wallNow())},
+                 {"lastProbeTime", nullptr}};
+    if (status.value("phase", "") == "Pending" &&
+        !status.value("conditions", Json::array()).empty()) {
       return;  // already reported
     }
     status["phase"] = "Pending";
@@ -300,7 +308,8 @@ void Kubelet::schedule(Json pod) {
 }
 
 void Kubelet::admit(const Json& pod, const std::string& node) {
-  auto n = std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& i) { return i.name == node; });
+  auto n =
+      std::find_if(nodes_.begin(), nodes_.end(), [&](const NodeInfo& i) { return i.name == node; });
   if (n == nodes_.end()) {
     return;  // a node this cluster does not have: the pod stays Pending, as it would for real
   }
@@ -314,7 +323,8 @@ void Kubelet::admit(const Json& pod, const std::string& node) {
   p.object = pod;
   p.podStartTime = formatRfc3339(clock_.wallNow());
   Pod& ref = pods_[keyOf(p.ns, p.name)] = std::move(p);
-  log::info("kubelet: pod admitted", {{"pod", keyOf(ref.ns, ref.name)}, {"node", node}, {"ip", ref.ip}});
+  log::info("kubelet: pod admitted",
+            {{"pod", keyOf(ref.ns, ref.name)}, {"node", node}, {"ip", ref.ip}});
   startContainer(ref, clock_.now());
   writeStatus(ref);
 }
@@ -348,10 +358,13 @@ void Kubelet::startContainer(Pod& p, TimePoint now) {
       p.retryAt = now + std::chrono::seconds(1);
       return;
     }
-    std::string command = expandCommand(
-        opts_.podCommand, {{"podName", p.name}, {"podIP", p.ip}, {"namespace", p.ns},
-                           {"image", container.value("image", "")}, {"node", p.node},
-                           {"port", std::to_string(processPort(container))}});
+    std::string command =
+        expandCommand(opts_.podCommand, {{"podName", p.name},
+                                         {"podIP", p.ip},
+                                         {"namespace", p.ns},
+                                         {"image", container.value("image", "")},
+                                         {"node", p.node},
+                                         {"port", std::to_string(processPort(container))}});
     std::string logPath =
         opts_.stateDir.empty() ? "" : opts_.stateDir + "/pods/" + p.ns + "_" + p.name + ".log";
     auto pid = spawnProcess(command, *env, logPath);
@@ -375,7 +388,8 @@ void Kubelet::startContainer(Pod& p, TimePoint now) {
   p.startedAt = formatRfc3339(clock_.wallNow());
   // initialDelaySeconds is honoured up to readyDelay: the sim keeps start-up fast.
   auto initial = [&](const Probe& pr) {
-    auto d = std::chrono::milliseconds(pr.spec.is_object() ? pr.spec.value("initialDelaySeconds", 0) * 1000 : 0);
+    auto d = std::chrono::milliseconds(
+        pr.spec.is_object() ? pr.spec.value("initialDelaySeconds", 0) * 1000 : 0);
     return now + std::min(d, opts_.readyDelay);
   };
   p.readiness.nextAt = initial(p.readiness);
@@ -421,8 +435,8 @@ void Kubelet::beginTermination(Pod& p, TimePoint now) {
   p.ready = false;
   auto grace = gracePeriod(p.object);
   p.killAt = now + grace;
-  log::info("kubelet: terminating pod", {{"pod", keyOf(p.ns, p.name)},
-                                         {"grace", std::to_string(grace.count()) + "s"}});
+  log::info("kubelet: terminating pod",
+            {{"pod", keyOf(p.ns, p.name)}, {"grace", std::to_string(grace.count()) + "s"}});
   if (p.pid > 0) {
     signalProcess(p.pid, grace.count() == 0 ? SIGKILL : SIGTERM);
     p.killed = grace.count() == 0;
@@ -434,7 +448,9 @@ void Kubelet::finishTermination(Pod& p) {
   if (p.state != State::Terminated) {
     // No process: the simulated container stops cleanly at once.
     p.state = State::Terminated;
-    p.terminated = {{"exitCode", 0}, {"reason", "Completed"}, {"startedAt", p.startedAt},
+    p.terminated = {{"exitCode", 0},
+                    {"reason", "Completed"},
+                    {"startedAt", p.startedAt},
                     {"finishedAt", formatRfc3339(clock_.wallNow())}};
   }
   if (p.gone) {
@@ -444,7 +460,8 @@ void Kubelet::finishTermination(Pod& p) {
   // The kubelet's final delete: completes a graceful deletion (a no-op while finalizers remain).
   Status s = store_.remove(kPods, p.ns, p.name);
   if (!s.ok() && s.error().code != 404) {
-    log::warn("kubelet: final delete failed", {{"pod", keyOf(p.ns, p.name)}, {"error", s.error().str()}});
+    log::warn("kubelet: final delete failed",
+              {{"pod", keyOf(p.ns, p.name)}, {"error", s.error().str()}});
   }
 }
 
@@ -469,7 +486,8 @@ void Kubelet::tick(Pod& p, TimePoint now) {
   }
   if (p.state == State::Running) {
     scheduleProbes(p, now);
-    bool ready = p.readiness.spec.is_object() ? p.readiness.passing : now - p.runningSince >= opts_.readyDelay;
+    bool ready = p.readiness.spec.is_object() ? p.readiness.passing
+                                              : now - p.runningSince >= opts_.readyDelay;
     p.ready = ready && !p.forcedNotReady;
   } else {
     p.ready = false;

@@ -13,7 +13,8 @@ namespace waha::sim::workloads {
 namespace {
 
 std::chrono::milliseconds probePeriod(const Json& probe, std::chrono::milliseconds cap) {
-  auto period = std::chrono::milliseconds(std::max<int64_t>(1, probe.value("periodSeconds", 10)) * 1000);
+  auto period =
+      std::chrono::milliseconds(std::max<int64_t>(1, probe.value("periodSeconds", 10)) * 1000);
   return std::min(period, cap);
 }
 
@@ -91,12 +92,15 @@ void Kubelet::probeResult(const std::string& key, uint64_t incarnation, bool liv
 
 Json Kubelet::buildStatus(Pod& p) {
   std::string now = formatRfc3339(clock_.wallNow());
-  auto cond = [&](const std::string& type, bool ok, const std::string& reason, const std::string& msg) {
+  auto cond = [&](const std::string& type, bool ok, const std::string& reason,
+                  const std::string& msg) {
     auto& t = p.transitions[type];
     if (t.second.empty() || t.first != ok) {
       t = {ok, now};
     }
-    Json c = {{"type", type}, {"status", ok ? "True" : "False"}, {"lastProbeTime", nullptr},
+    Json c = {{"type", type},
+              {"status", ok ? "True" : "False"},
+              {"lastProbeTime", nullptr},
               {"lastTransitionTime", t.second}};
     if (!ok && !reason.empty()) {
       c["reason"] = reason;
@@ -115,11 +119,13 @@ Json Kubelet::buildStatus(Pod& p) {
       {"phase", !p.everStarted ? "Pending"
                 : terminal     ? (p.terminated.value("exitCode", 1) == 0 ? "Succeeded" : "Failed")
                                : "Running"},
-      {"conditions", Json::array({cond("PodReadyToStartContainers", !terminal, "", ""),
-                                  cond("Initialized", true, "", ""),
-                                  cond("Ready", p.ready, terminal ? "PodCompleted" : "ContainersNotReady", unready),
-                                  cond("ContainersReady", p.ready, terminal ? "PodCompleted" : "ContainersNotReady", unready),
-                                  cond("PodScheduled", true, "", "")})},
+      {"conditions",
+       Json::array(
+           {cond("PodReadyToStartContainers", !terminal, "", ""), cond("Initialized", true, "", ""),
+            cond("Ready", p.ready, terminal ? "PodCompleted" : "ContainersNotReady", unready),
+            cond("ContainersReady", p.ready, terminal ? "PodCompleted" : "ContainersNotReady",
+                 unready),
+            cond("PodScheduled", true, "", "")})},
       {"hostIP", p.hostIp},
       {"hostIPs", Json::array({{{"ip", p.hostIp}}})},
       {"podIP", p.ip},
@@ -178,7 +184,8 @@ void Kubelet::writeStatus(Pod& p) {
   } else if (r.error().str() != p.lastError) {
     // Retried every tick until it works; logged once per distinct error.
     p.lastError = r.error().str();
-    log::warn("kubelet: status update failed", {{"pod", keyOf(p.ns, p.name)}, {"error", p.lastError}});
+    log::warn("kubelet: status update failed",
+              {{"pod", keyOf(p.ns, p.name)}, {"error", p.lastError}});
   }
 }
 

@@ -107,7 +107,8 @@ int64_t intAt(const Json& obj, const char* pointer, int64_t fallback) {
 }
 
 bool selectorMatches(const Json& selector, const Json& labels) {
-  if (selector.is_object() && selector.contains("matchLabels") && selector["matchLabels"].is_object()) {
+  if (selector.is_object() && selector.contains("matchLabels") &&
+      selector["matchLabels"].is_object()) {
     for (const auto& [k, v] : selector["matchLabels"].items()) {
       if (!labels.is_object() || !labels.contains(k) || labels[k] != v) {
         return false;
@@ -286,7 +287,8 @@ int64_t resolveIntOrPercent(const Json& v, int64_t total, bool roundUp, int64_t 
   return fallback;
 }
 
-void sortForDeletion(std::vector<Json>& pods, const std::function<uint64_t(const Json&)>& sequence) {
+void sortForDeletion(std::vector<Json>& pods,
+                     const std::function<uint64_t(const Json&)>& sequence) {
   auto rank = [&](const Json& p) {
     bool assigned = !strAt(p, "/spec/nodeName").empty();
     // Descending "newness" keys are negated so that one ascending tuple sorts everything.

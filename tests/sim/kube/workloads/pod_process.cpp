@@ -21,7 +21,8 @@ Error configError(const std::string& msg) {
 }
 
 // $(VAR) references to variables defined earlier; $$(VAR) escapes; unknown ones stay literal.
-std::string expandRefs(const std::string& value, const std::map<std::string, std::string>& defined) {
+std::string expandRefs(const std::string& value,
+                       const std::map<std::string, std::string>& defined) {
   std::string out;
   for (size_t i = 0; i < value.size(); ++i) {
     if (value.compare(i, 3, "$$(") == 0) {
@@ -61,8 +62,10 @@ Result<std::string> fieldValue(const Json& pod, const std::string& path, const s
     return m.value(key, std::string());
   }
   static const std::map<std::string, const char*> pointers = {
-      {"metadata.name", "/metadata/name"},       {"metadata.namespace", "/metadata/namespace"},
-      {"metadata.uid", "/metadata/uid"},         {"spec.nodeName", "/spec/nodeName"},
+      {"metadata.name", "/metadata/name"},
+      {"metadata.namespace", "/metadata/namespace"},
+      {"metadata.uid", "/metadata/uid"},
+      {"spec.nodeName", "/spec/nodeName"},
       {"spec.serviceAccountName", "/spec/serviceAccountName"}};
   auto it = pointers.find(path);
   if (it == pointers.end()) {
@@ -82,7 +85,8 @@ Result<std::string> keyRef(ObjectStore& store, const std::string& ns, const Json
   const char* kind = secret ? "secret" : "configmap";
   if (!obj.ok()) {
     return optional ? Result<std::string>(std::string())
-                    : Result<std::string>(configError(std::string(kind) + " \"" + name + "\" not found"));
+                    : Result<std::string>(
+                          configError(std::string(kind) + " \"" + name + "\" not found"));
   }
   const Json data = obj->value("data", Json::object());
   const Json stringData = obj->value("stringData", Json::object());
@@ -95,8 +99,8 @@ Result<std::string> keyRef(ObjectStore& store, const std::string& ns, const Json
     return stringData[key].get<std::string>();
   }
   return optional ? Result<std::string>(std::string())
-                  : Result<std::string>(configError("couldn't find key " + key + " in " + kind + " " +
-                                                    ns + "/" + name));
+                  : Result<std::string>(configError("couldn't find key " + key + " in " + kind +
+                                                    " " + ns + "/" + name));
 }
 
 Status addEnvFrom(ObjectStore& store, const std::string& ns, const Json& container,
@@ -178,14 +182,16 @@ int processPort(const Json& container) {
   }
   const Json probe = container.value("readinessProbe", Json::object());
   for (const char* kind : {"httpGet", "tcpSocket"}) {
-    if (probe.contains(kind) && probe[kind].contains("port") && probe[kind]["port"].is_number_integer()) {
+    if (probe.contains(kind) && probe[kind].contains("port") &&
+        probe[kind]["port"].is_number_integer()) {
       return probe[kind]["port"].get<int>();
     }
   }
   return 8080;
 }
 
-std::string expandCommand(const std::string& tmpl, const std::map<std::string, std::string>& values) {
+std::string expandCommand(const std::string& tmpl,
+                          const std::map<std::string, std::string>& values) {
   std::string out;
   for (size_t i = 0; i < tmpl.size(); ++i) {
     if (tmpl[i] == '{') {
@@ -231,7 +237,8 @@ std::string base64Decode(const std::string& in) {
   return out;
 }
 
-Result<pid_t> spawnProcess(const std::string& command, const EnvList& env, const std::string& logPath) {
+Result<pid_t> spawnProcess(const std::string& command, const EnvList& env,
+                           const std::string& logPath) {
   // Everything the child needs is built before fork: after it only async-signal-safe calls.
   std::vector<std::string> envStrings;
   for (const char* inherited : {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LD_LIBRARY_PATH"}) {

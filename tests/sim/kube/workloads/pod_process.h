@@ -30,14 +30,16 @@ Result<EnvList> resolveEnv(ObjectStore& store, const Json& pod, const Json& cont
 int processPort(const Json& container);
 
 // Replaces {name} placeholders by their values; unknown placeholders stay as written.
-std::string expandCommand(const std::string& tmpl, const std::map<std::string, std::string>& values);
+std::string expandCommand(const std::string& tmpl,
+                          const std::map<std::string, std::string>& values);
 
 std::string base64Decode(const std::string& in);
 
 // Starts `/bin/sh -c "exec <command>"` in its own process group with `env` (plus PATH, HOME,
 // LANG, TMPDIR and LD_LIBRARY_PATH from kube-sim), stdout+stderr appended to `logPath`. The child
 // gets SIGKILL if the spawning thread's process dies (PR_SET_PDEATHSIG).
-Result<pid_t> spawnProcess(const std::string& command, const EnvList& env, const std::string& logPath);
+Result<pid_t> spawnProcess(const std::string& command, const EnvList& env,
+                           const std::string& logPath);
 // Non-blocking reap of that one child (never waitpid(-1): others in the process own theirs).
 // True once it exited; `exitCode` is its status, 128+signal when killed.
 bool reapProcess(pid_t pid, int& exitCode);

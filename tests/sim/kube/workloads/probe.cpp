@@ -55,8 +55,8 @@ int connectWithin(const ProbeTarget& t, Clock::time_point deadline) {
   pollfd p{fd, POLLOUT, 0};
   int err = 0;
   socklen_t len = sizeof(err);
-  if (poll(&p, 1, remainingMs(deadline)) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
-      err != 0) {
+  if (poll(&p, 1, remainingMs(deadline)) != 1 ||
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
     close(fd);
     return -1;
   }
@@ -64,7 +64,8 @@ int connectWithin(const ProbeTarget& t, Clock::time_point deadline) {
 }
 
 bool httpGet(int fd, const ProbeTarget& t, Clock::time_point deadline) {
-  std::string req = "GET " + t.path + " HTTP/1.1\r\nHost: " + t.host + ":" + std::to_string(t.port) +
+  std::string req = "GET " + t.path + " HTTP/1.1\r\nHost: " + t.host + ":" +
+                    std::to_string(t.port) +
                     "\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n";
   for (const auto& [k, v] : t.headers) {
     req += k + ": " + v + "\r\n";

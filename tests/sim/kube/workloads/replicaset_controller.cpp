@@ -62,7 +62,9 @@ Status ReplicaSetController::createPods(const Json& rs, int64_t count, std::vect
         meta[field] = tmpl["metadata"][field];
       }
     }
-    Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta},
+    Json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", meta},
                 {"spec", tmpl.value("spec", Json::object())}};
     // Named here rather than by generateName so the name has the familiar 5-character suffix
     // whatever the store generates; a clash just draws again.
@@ -117,8 +119,9 @@ Result<Action> ReplicaSetController::updateStatus(const Json& rs, const std::vec
     available += isPodAvailable(p, minReady, now, &wait) ? 1 : 0;
     soonest = std::min(soonest, wait);
     Json labels = p["metadata"].value("labels", Json::object());
-    bool all = std::all_of(templateLabels.items().begin(), templateLabels.items().end(),
-                           [&](const auto& kv) { return labels.value(kv.key(), Json()) == kv.value(); });
+    bool all =
+        std::all_of(templateLabels.items().begin(), templateLabels.items().end(),
+                    [&](const auto& kv) { return labels.value(kv.key(), Json()) == kv.value(); });
     fullyLabeled += all ? 1 : 0;
   }
   Json status = rs.value("status", Json::object());

@@ -19,14 +19,17 @@ using namespace workloads;
 namespace {
 
 // Controller keys are "D|ns/name" (Deployment) or "R|ns/name" (ReplicaSet).
-std::string controllerKey(char kind, const Json& obj) { return std::string(1, kind) + "|" + keyOf(obj); }
+std::string controllerKey(char kind, const Json& obj) {
+  return std::string(1, kind) + "|" + keyOf(obj);
+}
 
 std::vector<NodeInfo> makeNodes(int count) {
   std::vector<NodeInfo> nodes;
   for (int i = 1; i <= std::max(1, count); ++i) {
     std::string name = "node-" + std::to_string(i);
     // Nodes live in 127.0.1.0/24, below the pods' 127.1.0.1 and up.
-    nodes.push_back({name, "127.0.1." + std::to_string(i),
+    nodes.push_back({name,
+                     "127.0.1." + std::to_string(i),
                      {{"kubernetes.io/hostname", name},
                       {"kubernetes.io/os", "linux"},
                       {"kubernetes.io/arch", "amd64"},
@@ -36,7 +39,8 @@ std::vector<NodeInfo> makeNodes(int count) {
 }
 
 Json nodeObject(const NodeInfo& n, const std::string& now) {
-  Json capacity = {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}};
+  Json capacity = {
+      {"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}};
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
           {"metadata", {{"name", n.name}, {"labels", n.labels}}},
@@ -64,8 +68,13 @@ Json nodeObject(const NodeInfo& n, const std::string& now) {
 
 struct Workloads::Impl {
   Impl(ObjectStore& s, WorkloadOptions o)
-      : store(s), opts(std::move(o)), nodes(makeNodes(opts.nodes)), clock(SteadyClock::instance()),
-        replicaSets(store, random, clock), deployments(store, clock), kubelet(store, opts, nodes) {}
+      : store(s),
+        opts(std::move(o)),
+        nodes(makeNodes(opts.nodes)),
+        clock(SteadyClock::instance()),
+        replicaSets(store, random, clock),
+        deployments(store, clock),
+        kubelet(store, opts, nodes) {}
 
   void enqueue(const std::string& key) {
     {
@@ -80,7 +89,8 @@ struct Workloads::Impl {
   void enqueueOwner(const Json& obj, const char* ownerKind, char kind) {
     Json ref = controllerOf(obj);
     if (ref.is_object() && ref.value("kind", "") == ownerKind) {
-      enqueue(std::string(1, kind) + "|" + keyOf(strAt(obj, "/metadata/namespace"), ref.value("name", "")));
+      enqueue(std::string(1, kind) + "|" +
+              keyOf(strAt(obj, "/metadata/namespace"), ref.value("name", "")));
     }
   }
 
@@ -139,7 +149,8 @@ void Workloads::Impl::reconcile(const std::string& key) {
   auto slash = key.find('/');
   std::string ns = key.substr(2, slash - 2);
   std::string name = key.substr(slash + 1);
-  Result<Action> r = key[0] == 'D' ? deployments.reconcile(ns, name) : replicaSets.reconcile(ns, name);
+  Result<Action> r =
+      key[0] == 'D' ? deployments.reconcile(ns, name) : replicaSets.reconcile(ns, name);
   Duration after{0};
   if (!r.ok()) {
     // Conflicts are routine (someone wrote first); anything else is worth a line.
@@ -163,7 +174,8 @@ void Workloads::Impl::createNodes() {
     auto created = store.create(kNodes, "", obj);
     if (!created.ok() && created.error().code != 409) {
       // The scheduler works from its own node list; the objects are for kubectl's eyes.
-      log::warn("workloads: cannot create node object", {{"node", n.name}, {"error", created.error().str()}});
+      log::warn("workloads: cannot create node object",
+                {{"node", n.name}, {"error", created.error().str()}});
       continue;
     }
     auto current = created.ok() ? created : store.get(kNodes, "", n.name);
@@ -190,9 +202,8 @@ void Workloads::start() {
   im.createNodes();
   im.kubelet.start();
   im.thread = std::thread([&im] { im.run(); });
-  im.subscriptions.push_back(im.store.subscribe(kDeployments, [&im](const StoreEvent& e) {
-    im.enqueue(controllerKey('D', e.object));
-  }));
+  im.subscriptions.push_back(im.store.subscribe(
+      kDeployments, [&im](const StoreEvent& e) { im.enqueue(controllerKey('D', e.object)); }));
   im.subscriptions.push_back(im.store.subscribe(kReplicaSets, [&im](const StoreEvent& e) {
     im.enqueue(controllerKey('R', e.object));
     im.enqueueOwner(e.object, "Deployment", 'D');
@@ -214,8 +225,9 @@ void Workloads::start() {
       im.kubelet.podChanged(keyOf(p));
     }
   }
-  log::info("workloads: started", {{"nodes", std::to_string(im.nodes.size())},
-                                   {"podCommand", im.opts.podCommand.empty() ? "none" : im.opts.podCommand}});
+  log::info("workloads: started",
+            {{"nodes", std::to_string(im.nodes.size())},
+             {"podCommand", im.opts.podCommand.empty() ? "none" : im.opts.podCommand}});
 }
 
 void Workloads::stop() {

@@ -16,9 +16,13 @@ TEST_CASE("config: env like WAHA, flags win, defaults") {
   CHECK(!def->workerRestartSessions);
 
   std::map<std::string, std::string> env = {
-      {"WHATSAPP_API_PORT", "3100"}, {"POD_IP", "10.1.2.3"}, {"WAHA_API_KEY", "fallback"},
-      {"WHATSAPP_API_KEY_EXCLUDE_PATH", "ping, /health"}, {"WAHA_WORKER_ID", "pod-1"},
-      {"WAHA_WORKER_RESTART_SESSIONS", "True"}, {"WHATSAPP_SESSIONS_POSTGRESQL_URL", "file:///tmp/shared"},
+      {"WHATSAPP_API_PORT", "3100"},
+      {"POD_IP", "10.1.2.3"},
+      {"WAHA_API_KEY", "fallback"},
+      {"WHATSAPP_API_KEY_EXCLUDE_PATH", "ping, /health"},
+      {"WAHA_WORKER_ID", "pod-1"},
+      {"WAHA_WORKER_RESTART_SESSIONS", "True"},
+      {"WHATSAPP_SESSIONS_POSTGRESQL_URL", "file:///tmp/shared"},
       {"WAHA_PROMETHEUS_ENABLED", "true"}};
   auto cfg = parseConfig({"--port", "0", "--worker-id=flag-wins", "--restart-all-sessions"}, env);
   REQUIRE(cfg.ok());

@@ -45,7 +45,8 @@ struct RunningSim {
     return (r.status == 200 && j.is_object()) ? j.value("status", "") : "";
   }
   bool waitStatus(const std::string& name, const std::string& want) {
-    return waitFor([&] { return status(name) == want; }, std::chrono::seconds(10), std::chrono::milliseconds(20));
+    return waitFor([&] { return status(name) == want; }, std::chrono::seconds(10),
+                   std::chrono::milliseconds(20));
   }
 };
 
@@ -54,17 +55,25 @@ RunningSim startSim(const std::string& dir, const std::string& worker,
                     std::map<std::string, std::string> env = {}) {
   static int counter = 0;
   std::string portFile = dir + "/" + worker + "-" + std::to_string(++counter) + ".port";
-  std::vector<std::string> argv = {waha::test::binaryPath("tests/sim/waha/waha-sim"), "--port", "0",
-                                   "--port-file", portFile, "--qr-delay-ms", "20",
-                                   "--slow-op-ms", "10", "--conflict-poll-ms", "20"};
+  std::vector<std::string> argv = {waha::test::binaryPath("tests/sim/waha/waha-sim"),
+                                   "--port",
+                                   "0",
+                                   "--port-file",
+                                   portFile,
+                                   "--qr-delay-ms",
+                                   "20",
+                                   "--slow-op-ms",
+                                   "10",
+                                   "--conflict-poll-ms",
+                                   "20"};
   argv.insert(argv.end(), args.begin(), args.end());
   env.emplace("WAHA_WORKER_ID", worker);
   env.emplace("WAHA_LOCAL_STORE_BASE_DIR", dir + "/store-" + worker);
   RunningSim sim;
   sim.proc = std::make_unique<Process>(argv, env, dir + "/" + worker + ".log");
-  bool up = waitFor([&] {
-    return std::filesystem::exists(portFile) && !waha::test::readFile(portFile).empty();
-  }, std::chrono::seconds(20));
+  bool up = waitFor(
+      [&] { return std::filesystem::exists(portFile) && !waha::test::readFile(portFile).empty(); },
+      std::chrono::seconds(20));
   INFO(sim.proc->log());
   REQUIRE(up);
   std::string port = waha::test::readFile(portFile);
@@ -97,8 +106,10 @@ TEST_CASE("waha-sim --help and bad flags") {
 TEST_CASE("configured by WAHA's environment variables") {
   auto dir = waha::test::makeTempDir("wahasim-proc");
   auto sim = startSim(dir, "pod-env", {},
-                      {{"WHATSAPP_API_KEY", "k1"}, {"WHATSAPP_API_KEY_EXCLUDE_PATH", "ping,health"},
-                       {"WHATSAPP_DEFAULT_ENGINE", "WEBJS"}, {"WAHA_PROMETHEUS_ENABLED", "true"}});
+                      {{"WHATSAPP_API_KEY", "k1"},
+                       {"WHATSAPP_API_KEY_EXCLUDE_PATH", "ping,health"},
+                       {"WHATSAPP_DEFAULT_ENGINE", "WEBJS"},
+                       {"WAHA_PROMETHEUS_ENABLED", "true"}});
   auto ping = httpRequest("GET", sim.base + "/ping");
   CHECK(ping.status == 200);
   CHECK(ping.headers.getOr("X-Waha-Worker") == "pod-env");

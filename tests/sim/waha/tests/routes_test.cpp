@@ -116,8 +116,8 @@ TEST_CASE("api key: 401 without it, excluded paths stay open, test hooks are gua
 TEST_CASE("session CRUD: create, duplicate, get, list, update, delete") {
   auto dir = waha::test::makeTempDir("wahasim");
   SimHarness h(fastConfig(dir));
-  nlohmann::json config = {{"metadata", {{"tenant", "a"}}}, {"webhooks", nlohmann::json::array()},
-                           {"futureField", 42}};
+  nlohmann::json config = {
+      {"metadata", {{"tenant", "a"}}}, {"webhooks", nlohmann::json::array()}, {"futureField", 42}};
   auto created = h.post("/api/sessions", {{"name", "alpha"}, {"config", config}});
   REQUIRE(created.status == 201);
   CHECK(js(created)["name"] == "alpha");
@@ -136,7 +136,8 @@ TEST_CASE("session CRUD: create, duplicate, get, list, update, delete") {
 
   auto absent = h.get("/api/sessions/nope");
   CHECK(absent.status == 404);
-  CHECK(js(absent) == nlohmann::json{{"statusCode", 404}, {"message", "Session not found"},
+  CHECK(js(absent) == nlohmann::json{{"statusCode", 404},
+                                     {"message", "Session not found"},
                                      {"error", "Not Found"}});
 
   REQUIRE(h.post("/api/sessions", {{"name", "beta"}, {"start", true}}).status == 201);
@@ -146,7 +147,8 @@ TEST_CASE("session CRUD: create, duplicate, get, list, update, delete") {
   CHECK(running[0]["name"] == "beta");
   CHECK(js(h.get("/api/sessions?all=true")).size() == 2);
 
-  auto put = h.call("PUT", "/api/sessions/beta", nlohmann::json{{"config", {{"debug", true}}}}.dump());
+  auto put =
+      h.call("PUT", "/api/sessions/beta", nlohmann::json{{"config", {{"debug", true}}}}.dump());
   CHECK(put.status == 200);
   CHECK(js(put)["config"]["debug"] == true);
   CHECK(js(put)["status"] == "STARTING");  // a running session restarts
@@ -178,9 +180,11 @@ TEST_CASE("lifecycle routes: start, already started, stop, restart, logout, me")
   auto me = h.get("/api/sessions/s1/me");
   CHECK(me.status == 200);
   CHECK(me.body.empty());  // null before pairing
-  REQUIRE(h.post("/_sim/sessions/s1/pair", {{"id", "79111111@c.us"}, {"pushName", "Ann"}}).status == 201);
+  REQUIRE(h.post("/_sim/sessions/s1/pair", {{"id", "79111111@c.us"}, {"pushName", "Ann"}}).status ==
+          201);
   CHECK(h.sim().statusOf("s1") == "WORKING");
-  CHECK(js(h.get("/api/sessions/s1/me")) == nlohmann::json{{"id", "79111111@c.us"}, {"pushName", "Ann"}});
+  CHECK(js(h.get("/api/sessions/s1/me")) ==
+        nlohmann::json{{"id", "79111111@c.us"}, {"pushName", "Ann"}});
   CHECK(js(h.get("/api/sessions/s1"))["me"]["id"] == "79111111@c.us");
 
   auto stopped = h.post("/api/sessions/s1/stop");
@@ -247,7 +251,8 @@ TEST_CASE("session-scoped routes: path, body, query and files, with WAHA's error
   REQUIRE(h.post("/api/sessions", {{"name", "default"}, {"start", true}}).status == 201);
   REQUIRE(h.post("/api/sessions", {{"name", "s2"}, {"start", true}}).status == 201);
   REQUIRE(h.waitStatus("s2", "SCAN_QR_CODE"));
-  auto notWorking = h.post("/api/sendText", {{"session", "s2"}, {"chatId", "1@c.us"}, {"text", "x"}});
+  auto notWorking =
+      h.post("/api/sendText", {{"session", "s2"}, {"chatId", "1@c.us"}, {"text", "x"}});
   CHECK(notWorking.status == 422);
   CHECK(js(notWorking)["expected"] == nlohmann::json::array({"WORKING"}));
   CHECK(js(notWorking)["session"] == "s2");
@@ -302,9 +307,12 @@ TEST_CASE("session-scoped routes: path, body, query and files, with WAHA's error
   for (std::size_t i = 0; i < payload.size(); i += 7) {
     payload[i] = static_cast<char>('a' + i % 26);
   }
-  nlohmann::json fileBody = {{"session", "s2"}, {"chatId", "1@c.us"},
-                             {"file", {{"filename", "big.bin"}, {"mimetype", "application/octet-stream"},
-                                       {"data", waha::sim::base64Encode(payload)}}}};
+  nlohmann::json fileBody = {{"session", "s2"},
+                             {"chatId", "1@c.us"},
+                             {"file",
+                              {{"filename", "big.bin"},
+                               {"mimetype", "application/octet-stream"},
+                               {"data", waha::sim::base64Encode(payload)}}}};
   std::string raw = fileBody.dump();
   auto file = h.call("POST", "/api/sendFile", raw);
   REQUIRE(file.status == 201);

@@ -68,7 +68,8 @@ class SimHarness {
     return test::httpRequest(method, base_ + path, body, headers, timeout);
   }
   test::HttpResult get(const std::string& path) { return call("GET", path); }
-  test::HttpResult post(const std::string& path, const nlohmann::json& body = nlohmann::json::object()) {
+  test::HttpResult post(const std::string& path,
+                        const nlohmann::json& body = nlohmann::json::object()) {
     return call("POST", path, body.dump());
   }
   void useKey(std::string key) { key_ = std::move(key); }

@@ -148,15 +148,17 @@ TEST_CASE("scale-down removes not-ready pods first, then lower deletion cost, th
 }
 
 TEST_CASE("a rolling update stays within maxSurge and maxUnavailable") {
-  auto [surge, unavailable] = GENERATE(std::make_pair(1, 0), std::make_pair(0, 1), std::make_pair(2, 1));
+  auto [surge, unavailable] =
+      GENERATE(std::make_pair(1, 0), std::make_pair(0, 1), std::make_pair(2, 1));
   CAPTURE(surge, unavailable);
   FakeStore store;
   Workloads wl(store, fastOptions());
   wl.start();
   const int replicas = 4;
   Json d = deployment("roll", replicas);
-  d["spec"]["strategy"] = {{"type", "RollingUpdate"},
-                           {"rollingUpdate", {{"maxSurge", surge}, {"maxUnavailable", unavailable}}}};
+  d["spec"]["strategy"] = {
+      {"type", "RollingUpdate"},
+      {"rollingUpdate", {{"maxSurge", surge}, {"maxUnavailable", unavailable}}}};
   REQUIRE(store.create(kDeployments, "default", d).ok());
   REQUIRE(waitFor([&] { return deploymentSettled(store, "roll", replicas); }));
 
@@ -175,13 +177,15 @@ TEST_CASE("a rolling update stays within maxSurge and maxUnavailable") {
   Json next = *cur;
   next["spec"]["template"]["spec"]["containers"][0]["image"] = "waha:2";
   REQUIRE(store.update(kDeployments, "default", next).ok());
-  REQUIRE(waitFor([&] {
-    auto pods = activePods(store);
-    bool allNew = std::all_of(pods.begin(), pods.end(), [](const Json& p) {
-      return p["spec"]["containers"][0]["image"] == "waha:2";
-    });
-    return allNew && deploymentSettled(store, "roll", replicas);
-  }, std::chrono::seconds(20)));
+  REQUIRE(waitFor(
+      [&] {
+        auto pods = activePods(store);
+        bool allNew = std::all_of(pods.begin(), pods.end(), [](const Json& p) {
+          return p["spec"]["containers"][0]["image"] == "waha:2";
+        });
+        return allNew && deploymentSettled(store, "roll", replicas);
+      },
+      std::chrono::seconds(20)));
   store.unsubscribe(sub);
   {
     std::lock_guard<std::mutex> lk(mu);
@@ -193,7 +197,8 @@ TEST_CASE("a rolling update stays within maxSurge and maxUnavailable") {
   for (const auto& rs : rss) {
     bool isNew = rs["spec"]["template"]["spec"]["containers"][0]["image"] == "waha:2";
     CHECK(intAt(rs, "/spec/replicas", -1) == (isNew ? replicas : 0));
-    CHECK(strAt(rs, "/metadata/annotations/deployment.kubernetes.io~1revision") == (isNew ? "2" : "1"));
+    CHECK(strAt(rs, "/metadata/annotations/deployment.kubernetes.io~1revision") ==
+          (isNew ? "2" : "1"));
   }
   auto dd = store.get(kDeployments, "default", "roll");
   CHECK(intAt(*dd, "/status/observedGeneration", 0) == 2);
@@ -238,8 +243,9 @@ TEST_CASE("bare pods are scheduled and run; an unsatisfiable nodeSelector stays 
   Json pod = {{"apiVersion", "v1"},
               {"kind", "Pod"},
               {"metadata", {{"name", "bare"}, {"namespace", "default"}}},
-              {"spec", {{"containers", Json::array({container()})},
-                        {"nodeSelector", {{"kubernetes.io/hostname", "node-2"}}}}}};
+              {"spec",
+               {{"containers", Json::array({container()})},
+                {"nodeSelector", {{"kubernetes.io/hostname", "node-2"}}}}}};
   REQUIRE(store.create(kPods, "default", pod).ok());
   Json stuck = pod;
   stuck["metadata"]["name"] = "stuck";

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "workloads/tests/memory_store.h"
 #include "support/wait.h"
 #include "workloads/objects.h"
+#include "workloads/tests/memory_store.h"
 #include "workloads/workloads.h"
 
 namespace waha::sim::testing {
@@ -67,11 +67,13 @@ inline int readyCount(const std::vector<Json>& pods) {
 
 inline bool deploymentSettled(ObjectStore& store, const std::string& name, int replicas) {
   auto d = store.get(kDeployments, "default", name);
-  return d.ok() && intAt(*d, "/status/observedGeneration", 0) == intAt(*d, "/metadata/generation", 1) &&
+  return d.ok() &&
+         intAt(*d, "/status/observedGeneration", 0) == intAt(*d, "/metadata/generation", 1) &&
          intAt(*d, "/status/updatedReplicas", -1) == replicas &&
          intAt(*d, "/status/availableReplicas", -1) == replicas &&
          intAt(*d, "/status/replicas", -1) == replicas &&
-         static_cast<int>(store.list(kPods, "default", "app=" + name).valueOr({}).size()) == replicas;
+         static_cast<int>(store.list(kPods, "default", "app=" + name).valueOr({}).size()) ==
+             replicas;
 }
 
 }  // namespace waha::sim::testing

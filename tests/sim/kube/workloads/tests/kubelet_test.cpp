@@ -19,10 +19,12 @@ using waha::test::waitFor;
 namespace {
 
 Json barePod(const std::string& name, Json c, int grace = 30) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata", {{"name", name}, {"namespace", "default"}}},
-          {"spec", {{"containers", Json::array({std::move(c)})}, {"terminationGracePeriodSeconds", grace}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", name}, {"namespace", "default"}}},
+      {"spec",
+       {{"containers", Json::array({std::move(c)})}, {"terminationGracePeriodSeconds", grace}}}};
 }
 
 Json podNow(ObjectStore& store, const std::string& name) {
@@ -35,7 +37,8 @@ bool ready(ObjectStore& store, const std::string& name) {
 }
 
 int restarts(ObjectStore& store, const std::string& name) {
-  return static_cast<int>(intAt(podNow(store, name), "/status/containerStatuses/0/restartCount", -1));
+  return static_cast<int>(
+      intAt(podNow(store, name), "/status/containerStatuses/0/restartCount", -1));
 }
 
 waha::http::ServerOptions serverOptions(const std::string& host, int port) {
@@ -57,9 +60,10 @@ std::string writeScript(const std::string& dir, const std::string& body) {
 
 TEST_CASE("a loopback address other than 127.0.0.1 can be bound without setup") {
   auto server = waha::http::makeBeastServer(serverOptions("127.1.200.7", 0));
-  REQUIRE(server->start(waha::http::syncHandler([](const waha::http::Request&) {
-    return waha::http::Response::text(200, "ok");
-  })).ok());
+  REQUIRE(server
+              ->start(waha::http::syncHandler(
+                  [](const waha::http::Request&) { return waha::http::Response::text(200, "ok"); }))
+              .ok());
   auto r = waha::test::httpGet("http://127.1.200.7:" + std::to_string(server->port()) + "/");
   CHECK(r.status == 200);
   server->stop();
@@ -71,15 +75,17 @@ TEST_CASE("readiness follows an httpGet probe against the pod IP") {
   wl.start();
   // A port the kernel handed out (pod IPs are private to this test, so it is free there too).
   auto probe = waha::http::makeBeastServer(serverOptions("127.0.0.1", 0));
-  REQUIRE(probe->start(waha::http::syncHandler([](const waha::http::Request&) {
-    return waha::http::Response::text(200, "");
-  })).ok());
+  REQUIRE(probe
+              ->start(waha::http::syncHandler(
+                  [](const waha::http::Request&) { return waha::http::Response::text(200, ""); }))
+              .ok());
   int port = probe->port();
   probe->stop();
   Json c = container();
   c["ports"] = Json::array({{{"name", "http"}, {"containerPort", port}}});
   c["readinessProbe"] = {{"httpGet", {{"path", "/ready"}, {"port", "http"}}},
-                         {"periodSeconds", 10}, {"failureThreshold", 2}};
+                         {"periodSeconds", 10},
+                         {"failureThreshold", 2}};
   REQUIRE(store.create(kPods, "default", barePod("probed", c)).ok());
   std::string ip;
   REQUIRE(waitFor([&] {
@@ -93,11 +99,13 @@ TEST_CASE("readiness follows an httpGet probe against the pod IP") {
   std::atomic<bool> healthy{true};
   std::atomic<int> hits{0};
   auto server = waha::http::makeBeastServer(serverOptions(ip, port));
-  REQUIRE(server->start(waha::http::syncHandler([&](const waha::http::Request& req) {
-    hits++;
-    bool ok = req.path == "/ready" && healthy;
-    return waha::http::Response::text(ok ? 200 : 503, ok ? "ok" : "no");
-  })).ok());
+  REQUIRE(server
+              ->start(waha::http::syncHandler([&](const waha::http::Request& req) {
+                hits++;
+                bool ok = req.path == "/ready" && healthy;
+                return waha::http::Response::text(ok ? 200 : 503, ok ? "ok" : "no");
+              }))
+              .ok());
   CHECK(waitFor([&] { return ready(store, "probed"); }));
   CHECK(hits > 0);
   healthy = false;
@@ -111,28 +119,38 @@ TEST_CASE("readiness follows an httpGet probe against the pod IP") {
 TEST_CASE("a pod runs a real process with its env resolved like a kubelet, restarted on exit") {
   std::string dir = waha::test::makeTempDir("wl-proc");
   std::string script = writeScript(dir,
-      "env > \"$OUT_DIR/$POD_NAME.env.tmp\" && mv \"$OUT_DIR/$POD_NAME.env.tmp\" \"$OUT_DIR/$POD_NAME.env\"\n"
-      "echo \"started $1 $2 $3\"\n"
-      "exec /usr/bin/python3 -m http.server \"$3\" --bind \"$2\"\n");
+                                   "env > \"$OUT_DIR/$POD_NAME.env.tmp\" && mv "
+                                   "\"$OUT_DIR/$POD_NAME.env.tmp\" \"$OUT_DIR/$POD_NAME.env\"\n"
+                                   "echo \"started $1 $2 $3\"\n"
+                                   "exec /usr/bin/python3 -m http.server \"$3\" --bind \"$2\"\n");
   FakeStore store;
-  REQUIRE(store.create(workloads::kSecrets, "default",
-                       {{"metadata", {{"name", "creds"}}}, {"data", {{"token", "czNjcjN0"}}}}).ok());
-  REQUIRE(store.create(workloads::kConfigMaps, "default",
-                       {{"metadata", {{"name", "cfg"}}}, {"data", {{"mode", "fast"}}}}).ok());
+  REQUIRE(store
+              .create(workloads::kSecrets, "default",
+                      {{"metadata", {{"name", "creds"}}}, {"data", {{"token", "czNjcjN0"}}}})
+              .ok());
+  REQUIRE(store
+              .create(workloads::kConfigMaps, "default",
+                      {{"metadata", {{"name", "cfg"}}}, {"data", {{"mode", "fast"}}}})
+              .ok());
   auto opts = fastOptions();
   opts.stateDir = dir;
   opts.podCommand = script + " {podName} {podIP} {port} {namespace} {image}";
   Workloads wl(store, opts);
   wl.start();
   Json c = container();
-  c["env"] = Json::array({{{"name", "OUT_DIR"}, {"value", dir}},
-                          {{"name", "GREETING"}, {"value", "hi-$(OUT_DIR)"}},
-                          {{"name", "TOKEN"}, {"valueFrom", {{"secretKeyRef", {{"name", "creds"}, {"key", "token"}}}}}},
-                          {{"name", "MODE"}, {"valueFrom", {{"configMapKeyRef", {{"name", "cfg"}, {"key", "mode"}}}}}},
-                          {{"name", "MY_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
-                          {{"name", "MY_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}});
+  c["env"] = Json::array(
+      {{{"name", "OUT_DIR"}, {"value", dir}},
+       {{"name", "GREETING"}, {"value", "hi-$(OUT_DIR)"}},
+       {{"name", "TOKEN"},
+        {"valueFrom", {{"secretKeyRef", {{"name", "creds"}, {"key", "token"}}}}}},
+       {{"name", "MODE"}, {"valueFrom", {{"configMapKeyRef", {{"name", "cfg"}, {"key", "mode"}}}}}},
+       {{"name", "MY_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
+       {{"name", "MY_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}});
   c["readinessProbe"] = {{"httpGet", {{"path", "/"}, {"port", 3000}}}, {"periodSeconds", 1}};
-  REQUIRE(store.create(kDeployments, "default", deployment("proc", 2, {{"containers", Json::array({c})}})).ok());
+  REQUIRE(store
+              .create(kDeployments, "default",
+                      deployment("proc", 2, {{"containers", Json::array({c})}}))
+              .ok());
   REQUIRE(waitFor([&] { return deploymentSettled(store, "proc", 2); }, std::chrono::seconds(20)));
 
   auto pods = activePods(store);
@@ -150,8 +168,8 @@ TEST_CASE("a pod runs a real process with its env resolved like a kubelet, resta
     CHECK(env.find("GREETING=hi-" + dir + "\n") != std::string::npos);
     // The process serves on the pod's own address.
     CHECK(waha::test::httpGet("http://" + ip + ":3000/").status == 200);
-    CHECK(waha::test::readFile(dir + "/pods/default_" + name + ".log").find("started " + name + " " + ip + " 3000") !=
-          std::string::npos);
+    CHECK(waha::test::readFile(dir + "/pods/default_" + name + ".log")
+              .find("started " + name + " " + ip + " 3000") != std::string::npos);
   }
 
   // Killing the process: restartCount+1, NotReady, then Ready again once the probe passes.
@@ -165,7 +183,8 @@ TEST_CASE("a pod runs a real process with its env resolved like a kubelet, resta
     }
   });
   REQUIRE(wl.killProcess("default", victim).ok());
-  REQUIRE(waitFor([&] { return restarts(store, victim) == 1 && ready(store, victim); }, std::chrono::seconds(20)));
+  REQUIRE(waitFor([&] { return restarts(store, victim) == 1 && ready(store, victim); },
+                  std::chrono::seconds(20)));
   store.unsubscribe(sub);
   {
     std::lock_guard<std::mutex> lk(mu);
@@ -183,9 +202,10 @@ TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeco
   std::string dir = waha::test::makeTempDir("wl-term");
   // Ignores SIGTERM (records it) unless the pod is named "polite", which exits on it.
   std::string script = writeScript(dir,
-      "trap 'echo TERM >> \"$OUT_DIR/$POD_NAME.signals\"; [ \"$POD_NAME\" = polite ] && exit 0' TERM\n"
-      "echo up > \"$OUT_DIR/$POD_NAME.up\"\n"
-      "while true; do sleep 0.05; done\n");
+                                   "trap 'echo TERM >> \"$OUT_DIR/$POD_NAME.signals\"; [ "
+                                   "\"$POD_NAME\" = polite ] && exit 0' TERM\n"
+                                   "echo up > \"$OUT_DIR/$POD_NAME.up\"\n"
+                                   "while true; do sleep 0.05; done\n");
   FakeStore store;
   auto opts = fastOptions();
   opts.podCommand = script;
@@ -200,7 +220,8 @@ TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeco
   }
   REQUIRE(waitFor([&] {
     return ready(store, "stubborn") && ready(store, "polite") &&
-           !waha::test::readFile(dir + "/stubborn.up").empty() && !waha::test::readFile(dir + "/polite.up").empty();
+           !waha::test::readFile(dir + "/stubborn.up").empty() &&
+           !waha::test::readFile(dir + "/polite.up").empty();
   }));
   REQUIRE(store.remove(kPods, "default", "stubborn").ok());
   REQUIRE(store.remove(kPods, "default", "polite").ok());
@@ -209,10 +230,12 @@ TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeco
   };
   REQUIRE(waitFor([&] { return terminated("stubborn") && terminated("polite"); }));
   CHECK(waha::test::readFile(dir + "/stubborn.signals").find("TERM") != std::string::npos);
-  CHECK(intAt(podNow(store, "stubborn"), "/status/containerStatuses/0/state/terminated/exitCode", 0) == 137);
+  CHECK(intAt(podNow(store, "stubborn"), "/status/containerStatuses/0/state/terminated/exitCode",
+              0) == 137);
   CHECK(strAt(podNow(store, "stubborn"), "/status/phase") == "Failed");
   CHECK(waha::test::readFile(dir + "/polite.signals").find("TERM") != std::string::npos);
-  CHECK(intAt(podNow(store, "polite"), "/status/containerStatuses/0/state/terminated/exitCode", -1) == 0);
+  CHECK(intAt(podNow(store, "polite"), "/status/containerStatuses/0/state/terminated/exitCode",
+              -1) == 0);
   CHECK(strAt(podNow(store, "polite"), "/status/phase") == "Succeeded");
   CHECK_FALSE(isPodReady(podNow(store, "polite")));
 

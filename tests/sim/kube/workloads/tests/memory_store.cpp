@@ -64,7 +64,7 @@ Result<Json> FakeStore::get(const GVR& r, const std::string& ns, const std::stri
 }
 
 Result<std::vector<Json>> FakeStore::list(const GVR& r, const std::string& ns,
-                                            const std::string& labelSelector) {
+                                          const std::string& labelSelector) {
   std::lock_guard<std::mutex> lk(mu_);
   std::vector<Json> out;
   for (const auto& [k, obj] : data_[r]) {
@@ -104,8 +104,8 @@ Result<Json> FakeStore::create(const GVR& r, const std::string& ns, Json obj) {
     }
     char uid[64];
     uint64_t n = ++uidCounter_;
-    std::snprintf(uid, sizeof(uid), "5e1f%04x-0000-4000-8000-%012llx", static_cast<unsigned>(n & 0xffff),
-                  static_cast<unsigned long long>(n));
+    std::snprintf(uid, sizeof(uid), "5e1f%04x-0000-4000-8000-%012llx",
+                  static_cast<unsigned>(n & 0xffff), static_cast<unsigned long long>(n));
     meta["uid"] = uid;
     meta["creationTimestamp"] = nowText();
     meta["generation"] = 1;
@@ -119,7 +119,7 @@ Result<Json> FakeStore::create(const GVR& r, const std::string& ns, Json obj) {
 }
 
 Result<Json> FakeStore::update(const GVR& r, const std::string& ns, Json obj,
-                                 const std::string& subresource) {
+                               const std::string& subresource) {
   Json result;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -132,8 +132,9 @@ Result<Json> FakeStore::update(const GVR& r, const std::string& ns, Json obj,
     Json& cur = it->second;
     std::string rv = obj["metadata"].value("resourceVersion", "");
     if (!rv.empty() && rv != cur["metadata"].value("resourceVersion", "")) {
-      return Error::make(409, "Conflict", "the object has been modified; please apply your changes "
-                                          "to the latest version and try again");
+      return Error::make(409, "Conflict",
+                         "the object has been modified; please apply your changes "
+                         "to the latest version and try again");
     }
     Json next;
     if (subresource == "status") {
@@ -160,7 +161,8 @@ Result<Json> FakeStore::update(const GVR& r, const std::string& ns, Json obj,
     }
     cur = next;
     bool noFinalizers = cur["metadata"].value("finalizers", Json::array()).empty();
-    bool graceOver = r.resource != "pods" || cur["metadata"].value("deletionGracePeriodSeconds", 0) == 0;
+    bool graceOver =
+        r.resource != "pods" || cur["metadata"].value("deletionGracePeriodSeconds", 0) == 0;
     if (cur["metadata"].contains("deletionTimestamp") && noFinalizers && graceOver) {
       result = cur;
       erase(r, key(ns, name));
@@ -174,7 +176,7 @@ Result<Json> FakeStore::update(const GVR& r, const std::string& ns, Json obj,
 }
 
 Status FakeStore::remove(const GVR& r, const std::string& ns, const std::string& name,
-                           const std::string& propagation) {
+                         const std::string& propagation) {
   Status s;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -185,7 +187,7 @@ Status FakeStore::remove(const GVR& r, const std::string& ns, const std::string&
 }
 
 Status FakeStore::removeLocked(const GVR& r, const std::string& k, const std::string& propagation,
-                                 bool explicitDelete) {
+                               bool explicitDelete) {
   auto& objs = data_[r];
   auto it = objs.find(k);
   if (it == objs.end()) {

@@ -11,14 +11,16 @@ using namespace waha::sim::workloads;
 
 namespace {
 
-Json pod(const std::string& name, bool ready, const std::string& cost = "", const std::string& node = "n",
-         const std::string& created = "2026-11-28T01:00:00Z", int restarts = 0) {
-  Json p = {{"metadata", {{"name", name}, {"uid", name}, {"creationTimestamp", created}}},
-            {"spec", {{"nodeName", node}}},
-            {"status",
-             {{"phase", node.empty() ? "Pending" : "Running"},
-              {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})},
-              {"containerStatuses", Json::array({{{"restartCount", restarts}}})}}}};
+Json pod(const std::string& name, bool ready, const std::string& cost = "",
+         const std::string& node = "n", const std::string& created = "2026-11-28T01:00:00Z",
+         int restarts = 0) {
+  Json p = {
+      {"metadata", {{"name", name}, {"uid", name}, {"creationTimestamp", created}}},
+      {"spec", {{"nodeName", node}}},
+      {"status",
+       {{"phase", node.empty() ? "Pending" : "Running"},
+        {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})},
+        {"containerStatuses", Json::array({{{"restartCount", restarts}}})}}}};
   if (!cost.empty()) {
     p["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"] = cost;
   }
@@ -40,19 +42,23 @@ TEST_CASE("scale-down order: unassigned, not ready, deletion cost, restarts, new
   using V = std::vector<std::string>;
   CHECK(order({pod("ready", true), pod("unready", false)}) == V{"unready", "ready"});
   CHECK(order({pod("ready", true), pod("unassigned", false, "", "")}) == V{"unassigned", "ready"});
-  CHECK(order({pod("cheap-unready", false, "-5"), pod("dear-unready", false, "100"), pod("ready", true, "-100")}) ==
-        V{"cheap-unready", "dear-unready", "ready"});
-  CHECK(order({pod("c10", true, "10"), pod("c-1", true, "-1"), pod("none", true)}) == V{"c-1", "none", "c10"});
-  CHECK(order({pod("calm", true), pod("crashy", true, "", "n", "2026-11-28T01:00:00Z", 3)}) == V{"crashy", "calm"});
-  CHECK(order({pod("old", true, "", "n", "2026-11-28T01:00:00Z"), pod("new", true, "", "n", "2026-11-28T02:00:00Z")}) ==
-        V{"new", "old"});
+  CHECK(order({pod("cheap-unready", false, "-5"), pod("dear-unready", false, "100"),
+               pod("ready", true, "-100")}) == V{"cheap-unready", "dear-unready", "ready"});
+  CHECK(order({pod("c10", true, "10"), pod("c-1", true, "-1"), pod("none", true)}) ==
+        V{"c-1", "none", "c10"});
+  CHECK(order({pod("calm", true), pod("crashy", true, "", "n", "2026-11-28T01:00:00Z", 3)}) ==
+        V{"crashy", "calm"});
+  CHECK(order({pod("old", true, "", "n", "2026-11-28T01:00:00Z"),
+               pod("new", true, "", "n", "2026-11-28T02:00:00Z")}) == V{"new", "old"});
   // Same second: the creation sequence decides.
-  CHECK(order({pod("first", true), pod("second", true)}, {{"first", 1}, {"second", 2}}) == V{"second", "first"});
+  CHECK(order({pod("first", true), pod("second", true)}, {{"first", 1}, {"second", 2}}) ==
+        V{"second", "first"});
   CHECK(order({pod("bad-cost", true, "abc"), pod("neg", true, "-1")}) == V{"neg", "bad-cost"});
 }
 
 TEST_CASE("pod-template-hash is stable, template-dependent and uses the safe alphabet") {
-  Json t = {{"metadata", {{"labels", {{"app", "a"}}}}}, {"spec", {{"containers", Json::array({{{"image", "x"}}})}}}};
+  Json t = {{"metadata", {{"labels", {{"app", "a"}}}}},
+            {"spec", {{"containers", Json::array({{{"image", "x"}}})}}}};
   std::string h = podTemplateHash(t, 0);
   CHECK(h == podTemplateHash(t, 0));
   Json withLabel = t;
@@ -79,25 +85,42 @@ TEST_CASE("intstr, selectors and node selectors") {
   Json labels = {{"app", "web"}, {"tier", "front"}};
   CHECK(selectorMatches({{"matchLabels", {{"app", "web"}}}}, labels));
   CHECK_FALSE(selectorMatches({{"matchLabels", {{"app", "db"}}}}, labels));
-  CHECK(selectorMatches({{"matchExpressions", Json::array({{{"key", "tier"}, {"operator", "In"}, {"values", {"front", "x"}}}})}}, labels));
-  CHECK_FALSE(selectorMatches({{"matchExpressions", Json::array({{{"key", "tier"}, {"operator", "NotIn"}, {"values", {"front"}}}})}}, labels));
-  CHECK(selectorMatches({{"matchExpressions", Json::array({{{"key", "zone"}, {"operator", "DoesNotExist"}}})}}, labels));
-  CHECK_FALSE(selectorMatches({{"matchExpressions", Json::array({{{"key", "zone"}, {"operator", "Exists"}}})}}, labels));
+  CHECK(selectorMatches(
+      {{"matchExpressions",
+        Json::array({{{"key", "tier"}, {"operator", "In"}, {"values", {"front", "x"}}}})}},
+      labels));
+  CHECK_FALSE(selectorMatches(
+      {{"matchExpressions",
+        Json::array({{{"key", "tier"}, {"operator", "NotIn"}, {"values", {"front"}}}})}},
+      labels));
+  CHECK(selectorMatches(
+      {{"matchExpressions", Json::array({{{"key", "zone"}, {"operator", "DoesNotExist"}}})}},
+      labels));
+  CHECK_FALSE(selectorMatches(
+      {{"matchExpressions", Json::array({{{"key", "zone"}, {"operator", "Exists"}}})}}, labels));
   CHECK(nodeSelectorMatches({{"tier", "front"}}, labels));
   CHECK_FALSE(nodeSelectorMatches({{"disk", "ssd"}}, labels));
 }
 
 TEST_CASE("env resolution and the command template") {
   FakeStore store;
-  REQUIRE(store.create(kSecrets, "ns", {{"metadata", {{"name", "s"}}}, {"data", {{"k", "aGVsbG8="}}}}).ok());
-  Json p = {{"metadata", {{"name", "p1"}, {"namespace", "ns"}, {"uid", "u1"}, {"labels", {{"app", "web"}}}}},
+  REQUIRE(
+      store.create(kSecrets, "ns", {{"metadata", {{"name", "s"}}}, {"data", {{"k", "aGVsbG8="}}}})
+          .ok());
+  Json p = {{"metadata",
+             {{"name", "p1"}, {"namespace", "ns"}, {"uid", "u1"}, {"labels", {{"app", "web"}}}}},
             {"spec", {{"nodeName", "node-1"}}}};
-  Json c = {{"env", Json::array({{{"name", "A"}, {"value", "1"}},
-                                 {{"name", "B"}, {"value", "$(A)-$$(A)-$(NOPE)"}},
-                                 {{"name", "S"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "k"}}}}}},
-                                 {{"name", "O"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "x"}, {"optional", true}}}}}},
-                                 {{"name", "L"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['app']"}}}}}},
-                                 {{"name", "N"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "spec.nodeName"}}}}}}})}};
+  Json c = {
+      {"env",
+       Json::array(
+           {{{"name", "A"}, {"value", "1"}},
+            {{"name", "B"}, {"value", "$(A)-$$(A)-$(NOPE)"}},
+            {{"name", "S"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "k"}}}}}},
+            {{"name", "O"},
+             {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "x"}, {"optional", true}}}}}},
+            {{"name", "L"},
+             {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['app']"}}}}}},
+            {{"name", "N"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "spec.nodeName"}}}}}}})}};
   auto env = resolveEnv(store, p, c, "127.1.0.9", "127.0.1.1");
   REQUIRE(env.ok());
   std::map<std::string, std::string> m(env->begin(), env->end());
@@ -109,11 +132,15 @@ TEST_CASE("env resolution and the command template") {
   CHECK(m["N"] == "node-1");
   CHECK(m["POD_IP"] == "127.1.0.9");
   CHECK(m["POD_NAME"] == "p1");
-  Json missing = {{"env", Json::array({{{"name", "S"}, {"valueFrom", {{"secretKeyRef", {{"name", "nope"}, {"key", "k"}}}}}}})}};
+  Json missing = {
+      {"env",
+       Json::array({{{"name", "S"},
+                     {"valueFrom", {{"secretKeyRef", {{"name", "nope"}, {"key", "k"}}}}}}})}};
   auto bad = resolveEnv(store, p, missing, "127.1.0.9", "127.0.1.1");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().reason == "CreateContainerConfigError");
-  CHECK(expandCommand("/bin/x --ip {podIP} --port {port} {unknown}", {{"podIP", "1.2.3.4"}, {"port", "80"}}) ==
+  CHECK(expandCommand("/bin/x --ip {podIP} --port {port} {unknown}",
+                      {{"podIP", "1.2.3.4"}, {"port", "80"}}) ==
         "/bin/x --ip 1.2.3.4 --port 80 {unknown}");
   CHECK(base64Decode("czNjcjN0") == "s3cr3t");
   CHECK(processPort({{"ports", Json::array({{{"containerPort", 3000}}})}}) == 3000);

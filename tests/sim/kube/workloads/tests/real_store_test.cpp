@@ -34,13 +34,15 @@ TEST_CASE("deployments roll out, scale and go away on kube-sim's store") {
   next["spec"]["template"]["spec"]["containers"][0]["image"] = "waha:2";
   next["spec"]["replicas"] = 2;
   REQUIRE(store.update(kDeployments, "default", next).ok());
-  REQUIRE(waitFor([&] {
-    auto pods = activePods(store);
-    return pods.size() == 2 && deploymentSettled(store, "web", 2) &&
-           std::all_of(pods.begin(), pods.end(), [](const Json& p) {
-             return p["spec"]["containers"][0]["image"] == "waha:2";
-           });
-  }, std::chrono::seconds(20)));
+  REQUIRE(waitFor(
+      [&] {
+        auto pods = activePods(store);
+        return pods.size() == 2 && deploymentSettled(store, "web", 2) &&
+               std::all_of(pods.begin(), pods.end(), [](const Json& p) {
+                 return p["spec"]["containers"][0]["image"] == "waha:2";
+               });
+      },
+      std::chrono::seconds(20)));
   CHECK(store.list(kReplicaSets, "default").valueOr({}).size() == 2);
 
   REQUIRE(store.remove(kDeployments, "default", "web").ok());
