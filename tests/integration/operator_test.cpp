@@ -1,12 +1,12 @@
 // The operator end to end: kube-sim (whose pods run real waha-sim processes sharing one phone
 // registry, the double-run referee) + the waha-operator binary + real kubectl.
 
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <unistd.h>
 
 #include "sim/kube/tests/kubesim_fixture.h"
 
@@ -75,8 +75,8 @@ class World {
     // WAHA_TEST_KEEP_LOGS=DIR keeps the operator's log for a post-mortem.
     if (const char* keep = std::getenv("WAHA_TEST_KEEP_LOGS")) {
       std::filesystem::copy_file(sim_.dir() + "/operator.log",
-                                 std::string(keep) + "/operator-" + std::to_string(getpid()) +
-                                     "-" + std::to_string(++runs_) + ".log",
+                                 std::string(keep) + "/operator-" + std::to_string(getpid()) + "-" +
+                                     std::to_string(++runs_) + ".log",
                                  std::filesystem::copy_options::overwrite_existing);
     }
   }
