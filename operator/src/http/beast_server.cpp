@@ -291,17 +291,37 @@ class Connection final : public ConnectionBase {
   // While a stream is open nothing else is read; a read of the socket notices a client that hung
   // up (EOF) so the stream's owner can stop producing.
   void watchForClose() {
+    peeking_ = true;
     stream_.async_read_some(peek_.prepare(1024),
                             [self = self()](beast::error_code ec, std::size_t n) {
+                              self->peeking_ = false;
                               if (ec) {
+                                // Cancelled on purpose when the stream ended: go on with the next
+                                // request.
+                                if (ec == net::error::operation_aborted && self->resumeAfterPeek_) {
+                                  self->resumeAfterPeek_ = false;
+                                  self->resumeReading();
+                                  return;
+                                }
                                 self->failStream();
                                 return;
                               }
                               self->peek_.commit(n);
                               if (self->streamOpen_) {
                                 self->watchForClose();
+                              } else if (self->resumeAfterPeek_) {
+                                self->resumeAfterPeek_ = false;
+                                self->resumeReading();
                               }
                             });
+  }
+
+  // Bytes read while streaming (a pipelined request) seed the next request's parse.
+  void resumeReading() {
+    auto n = net::buffer_copy(buffer_.prepare(peek_.size()), peek_.data());
+    buffer_.commit(n);
+    peek_.consume(peek_.size());
+    readRequest();
   }
 
   void pump() {
@@ -325,21 +345,23 @@ class Connection final : public ConnectionBase {
     }
     if (ending_) {
       writing_ = true;
-      net::async_write(
-          stream_, bhttp::make_chunk_last(), [self = self()](beast::error_code ec, std::size_t) {
-            self->writing_ = false;
-            self->finishStream();
-            if (ec) {
-              self->close();
-              return;
-            }
-            // Pipelined bytes read while streaming seed the next request.
-            auto n =
-                net::buffer_copy(self->buffer_.prepare(self->peek_.size()), self->peek_.data());
-            self->buffer_.commit(n);
-            self->peek_.consume(self->peek_.size());
-            self->readRequest();
-          });
+      net::async_write(stream_, bhttp::make_chunk_last(),
+                       [self = self()](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         self->finishStream();
+                         if (ec) {
+                           self->close();
+                           return;
+                         }
+                         // Only one read may be pending: stop the hang-up watch first.
+                         if (self->peeking_) {
+                           self->resumeAfterPeek_ = true;
+                           beast::error_code ignored;
+                           lowest(self->stream_).socket().cancel(ignored);
+                           return;
+                         }
+                         self->resumeReading();
+                       });
     }
   }
 
@@ -385,6 +407,8 @@ class Connection final : public ConnectionBase {
   bool writing_ = false;
   bool ending_ = false;
   bool closed_ = false;
+  bool peeking_ = false;
+  bool resumeAfterPeek_ = false;
 };
 
 std::shared_ptr<ResponseStream> ExchangeImpl::startStream(int status, Headers h) {
