@@ -15,10 +15,14 @@ namespace waha::controller {
 namespace {
 
 std::string templateHash(const Json& deployment) {
-  static const Json::json_pointer ptr("/spec/template/metadata/annotations/waha.io~1template-hash");
-  return deployment.contains(ptr) && deployment[ptr].is_string()
-             ? deployment[ptr].get<std::string>()
-             : "";
+  const Json* cur = &deployment;
+  for (const char* k : {"spec", "template", "metadata", "annotations", kTemplateHashAnnotation}) {
+    if (!cur->is_object() || !cur->contains(k)) {
+      return "";
+    }
+    cur = &(*cur)[k];
+  }
+  return cur->is_string() ? cur->get<std::string>() : "";
 }
 
 int intAt(const Json& obj, const char* a, const char* b) {

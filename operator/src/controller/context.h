@@ -62,7 +62,6 @@ struct Context {
   ClaimLedger claims;
   std::function<void(const std::string& clusterKey)> enqueueCluster;
   std::function<void(const std::string& sessionKey)> enqueueSession;
-  std::function<void(const std::string& sessionKey, Duration after)> enqueueSessionAfter;
 
   void event(const Json& obj, kube::EventType type, const std::string& reason,
              const std::string& message) const;

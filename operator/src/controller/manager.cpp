@@ -76,9 +76,6 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
       metrics);
   ctx_->enqueueCluster = [this](const std::string& k) { clusterRunner_->queue().add(k); };
   ctx_->enqueueSession = [this](const std::string& k) { sessionRunner_->queue().add(k); };
-  ctx_->enqueueSessionAfter = [this](const std::string& k, Duration d) {
-    sessionRunner_->queue().addAfter(k, d);
-  };
   wireHandlers();
   sync_->setTargets([this] { return syncTargets(); });
   sync_->setOnReport([this](const WorkerTarget& t, const std::optional<WorkerReport>& old,

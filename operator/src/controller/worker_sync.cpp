@@ -56,21 +56,6 @@ void WorkerSync::forget(const std::string& workerKey) {
   due_.erase(workerKey);
 }
 
-void WorkerSync::inject(const WorkerTarget& target, WorkerReport report) {
-  std::optional<WorkerReport> old;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    auto it = reports_.find(target.key);
-    if (it != reports_.end()) {
-      old = it->second;
-    }
-    reports_[target.key] = report;
-  }
-  if (onReport_) {
-    onReport_(target, old, report);
-  }
-}
-
 Duration WorkerSync::nextDelay() {
   double f = 1.0 + options_.jitter * (2.0 * random_.uniform() - 1.0);
   return Duration(static_cast<Duration::rep>(static_cast<double>(options_.interval.count()) * f));

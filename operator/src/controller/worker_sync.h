@@ -61,8 +61,6 @@ class WorkerSync {
   void pokeSoon(const std::string& workerKey);
   // Forgets a worker (pod gone).
   void forget(const std::string& workerKey);
-  // Feeds a report as if a poll had produced it (tests, and answers of single-session calls).
-  void inject(const WorkerTarget& target, WorkerReport report);
 
  private:
   void loop();
