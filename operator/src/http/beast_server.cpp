@@ -128,6 +128,8 @@ class ExchangeImpl final : public Exchange {
     respondNow(std::move(r));
   }
   std::shared_ptr<ResponseStream> startStream(int status, Headers h) override;
+  // WebSocket upgrades are not served yet: the caller answers as usual.
+  std::shared_ptr<WebSocket> acceptWebSocket(Headers) override { return nullptr; }
 
  private:
   void respondNow(Response r) {

@@ -1,8 +1,14 @@
 #include "http/http.h"
+#include "http/websocket.h"
 
 #include <cctype>
 
 namespace waha::http {
+
+bool isWebSocketUpgrade(const Request& req) {
+  auto upgrade = req.headers.get("Upgrade");
+  return req.method == "GET" && upgrade && iequals(*upgrade, "websocket");
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {

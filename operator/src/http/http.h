@@ -4,6 +4,7 @@
 // behind these types, so an adapter can be swapped without touching the code above http/.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@
 #include <vector>
 
 namespace waha::http {
+
+class BodyReader;
 
 // Header fields; names compare case-insensitively, order and repeats are kept.
 class Headers {
@@ -43,6 +46,8 @@ struct Request {
   std::string query;   // raw query string without '?'
   Headers headers;
   std::string body;
+  // Set only for a request the server was told to stream (ServerOptions::streamBody).
+  std::shared_ptr<BodyReader> bodyReader;
   std::string remoteAddress;  // peer IP as text
   std::string localAddress;   // IP the connection was accepted on
 

@@ -12,6 +12,20 @@
 
 namespace waha::http {
 
+class WebSocket;
+
+// A request body still arriving from the client (see ServerOptions::streamBody).
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads the next piece, asynchronously: `fn` runs once on an I/O thread with a non-empty piece
+  // (last=false), or an empty piece and last=true at the end of the body, or an Error (client gone,
+  // body over ServerOptions::maxBodyBytes). Call again only after `fn` ran.
+  virtual void read(std::function<void(Result<std::string> piece, bool last)> fn) = 0;
+  // Content-Length when the client sent one (chunked uploads: nullopt).
+  virtual std::optional<std::size_t> contentLength() const = 0;
+};
+
 // A chunked response body written piece by piece (watch streams). Thread-safe.
 class ResponseStream {
  public:
@@ -33,7 +47,13 @@ class Exchange {
  public:
   virtual ~Exchange() = default;
   virtual void respond(Response response) = 0;
+  // Starts a body written piece by piece: chunked, unless `headers` carry a Content-Length, in
+  // which case exactly that many bytes must be written before end().
   virtual std::shared_ptr<ResponseStream> startStream(int status, Headers headers) = 0;
+  // For a WebSocket upgrade request (isWebSocketUpgrade(req)): completes the handshake (101,
+  // with `headers` added) and hands over the connection; counts as the answer. nullptr when the
+  // request is not an upgrade (nothing is sent then; respond() as usual).
+  virtual std::shared_ptr<WebSocket> acceptWebSocket(Headers headers = {}) = 0;
 };
 
 // Called on a server I/O thread: it must not block for long (hand slow work to another thread).
@@ -54,6 +74,10 @@ struct ServerOptions {
   std::optional<TlsConfig> tls;
   std::size_t maxBodyBytes = 64 * 1024 * 1024;
   std::chrono::seconds idleTimeout{120};  // keep-alive connections idle longer are closed
+  // Called once a request's head is read. True: the handler is called at once with the body
+  // unread, available through Request::bodyReader (Request::body stays empty); the server
+  // discards whatever the handler leaves unread. Unset or false: the body is read whole first.
+  std::function<bool(const Request& head)> streamBody;
 };
 
 class HttpServer {
