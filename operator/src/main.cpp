@@ -15,10 +15,13 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "controller/manager.h"
+#include "controller/rbac.h"
 #include "http/client.h"
+#include "hub/rbac.h"
 #include "kube/config.h"
 #include "kube/event_recorder.h"
 #include "kube/leader_election.h"
+#include "kube/rbac.h"
 #include "kube/rest_client.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
@@ -69,7 +72,8 @@ std::map<std::string, Flag> defaultFlags() {
 void usage(const std::map<std::string, Flag>& flags) {
   std::cout << "waha-operator: runs WAHA sessions on a pool of WAHA worker pods.\n\n"
                "Usage: waha-operator controller [--flag=value ...]\n\n"
-               "Subcommands:\n  controller   reconcile WahaClusters and WahaSessions\n\n"
+               "Subcommands:\n  controller   reconcile WahaClusters and WahaSessions\n"
+               "  rbac controller|hub   print the RBAC rules that component needs (YAML)\n\n"
                "Flags (each also read from the environment variable shown):\n";
   for (const auto& [name, f] : flags) {
     std::cout << "  --" << name << " (" << f.env << ", default \"" << f.value << "\")\n      "
@@ -223,6 +227,20 @@ int runController(std::map<std::string, Flag>& f) {
   return lost ? 1 : 0;
 }
 
+// `rbac <component>`: the rules the Helm chart's Roles must equal (tests/unit/chart).
+int printRbac(int argc, char** argv) {
+  std::string which = argc > 2 ? argv[2] : "";
+  if (which == "controller") {
+    std::cout << kube::rulesToYaml(controller::controllerRbacRules());
+  } else if (which == "hub") {
+    std::cout << kube::rulesToYaml(hub::hubRbacRules());
+  } else {
+    std::cerr << "usage: waha-operator rbac controller|hub\n";
+    return 2;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +250,9 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
+  if (cmd == "rbac") {
+    return printRbac(argc, argv);
+  }
   if (cmd != "controller") {
     std::cerr << "unknown subcommand '" << cmd << "' (the hub is not built yet); see --help\n";
     return 2;
