@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build ccache pkg-config git curl
       libcpprest-dev libboost-dev libboost-system-dev libssl-dev openssl
       libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev catch2 zlib1g-dev
-      clang-format python3)
+      clang-format python3 python3-yaml python3-jsonschema)
 # Extra packages for a target, e.g. `deps.sh bench` adds wrk and nginx.
 case "${1:-}" in
   bench) PKGS+=(wrk nginx-light) ;;
