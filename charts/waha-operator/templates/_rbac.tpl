@@ -3,7 +3,7 @@
 # Manager: WahaCluster informer
 - apiGroups: ["waha.io"]
   resources: ["wahaclusters"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 # ClusterReconciler: writes the cluster's status (workers, capacity, conditions)
 - apiGroups: ["waha.io"]
   resources: ["wahaclusters/status"]
@@ -15,7 +15,7 @@
 # Manager: WahaSession informer; SessionReconciler adds and removes its finalizer
 - apiGroups: ["waha.io"]
   resources: ["wahasessions"]
-  verbs: ["get", "list", "watch", "update"]
+  verbs: ["list", "watch", "update"]
 # SessionReconciler: the claim (status.worker, epoch) and phase/conditions
 - apiGroups: ["waha.io"]
   resources: ["wahasessions/status"]
