@@ -8,7 +8,10 @@ Usage: check_dashboard.py <source dir>
 import json
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 SRC = pathlib.Path(sys.argv[1]).resolve()
@@ -94,6 +97,20 @@ class Dashboard(unittest.TestCase):
             self.assertTrue(names, f"{title}: no metric in {expr!r}")
             for n in names:
                 self.assertIsNotNone(family_of(n, known), f"{title}: unknown metric {n!r}")
+
+    @unittest.skipUnless(shutil.which("promtool"), "promtool (Debian package prometheus) not installed")
+    def test_expressions_parse(self):
+        """Every expression, of the dashboard and of docs/metrics.md, as promtool parses it."""
+        exprs = [e.replace("$namespace", ".*").replace("$cluster", ".*") for _, e in targets(self.dashboard)]
+        exprs += re.findall(r"`((?:sum|max|histogram_quantile)\b[^`]*)`",
+                            (SRC / "docs" / "metrics.md").read_text())
+        rules = {"groups": [{"name": "check", "rules": [
+            {"record": f"check:e{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(rules, f)  # JSON is YAML
+            f.flush()
+            r = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_metric_name_extraction(self):
         self.assertEqual(metric_names('sum by (le) (rate(a_bucket{x=~"b|c"}[5m])) / max(b)'),
