@@ -6,6 +6,8 @@ worker pods the operator creates as waha-sim. Checks: both replicas Ready throug
 /readyz probe, one leader on the chart's Lease in the release namespace, sessions placed and
 running, and after the leader's pod is deleted (graceful: the Lease is released) the other
 replica leads and places new sessions; no session ever ran twice (waha-sim's conflicts log).
+With `watchNamespaces` (once the controller takes a comma-separated list): sessions in the
+watched namespaces run, those elsewhere are left alone.
 
 Usage: chart_install_test.py <source dir> <waha-operator> <kube-sim> <waha-sim>
 """
@@ -100,17 +102,18 @@ def http_get(url):
         return None, ""
 
 
-def cluster_and_sessions(first, last):
-    docs = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "waha-key", "namespace": "default"},
+def cluster_and_sessions(first, last, ns="default"):
+    docs = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "waha-key", "namespace": ns},
              "stringData": {"api-key": "chart-install-test"}},
             {"apiVersion": "waha.io/v1alpha1", "kind": "WahaCluster",
-             "metadata": {"name": "pool", "namespace": "default"},
+             "metadata": {"name": "pool", "namespace": ns},
              "spec": {"engine": "NOWEB", "image": "devlikeapro/waha:latest", "sessionsPerWorker": 4,
                       "workers": {"min": 1, "max": 3},
                       "apiKeySecretRef": {"name": "waha-key", "key": "api-key"}}}]
     for i in range(first, last + 1):
         docs.append({"apiVersion": "waha.io/v1alpha1", "kind": "WahaSession",
-                     "metadata": {"name": f"s-{i}", "namespace": "default"},
+                     # Unique across namespaces: the simulators share one phone registry.
+                     "metadata": {"name": f"{ns}-s{i}", "namespace": ns},
                      "spec": {"clusterRef": {"name": "pool"}}})
     return docs
 
@@ -126,10 +129,27 @@ class ChartInstall(unittest.TestCase):
         if failed:
             print(f"kept {self.world.dir} (kube-sim.log, state/pods/*.log)")
 
-    def running(self, count):
-        got = self.world.get("wahasessions", "-n", "default") or {"items": []}
-        phases = [s.get("status", {}).get("phase") for s in got["items"]]
+    def phases(self, ns):
+        got = self.world.get("wahasessions", "-n", ns) or {"items": []}
+        return [s.get("status", {}).get("phase") for s in got["items"]]
+
+    def running(self, count, ns="default"):
+        phases = self.phases(ns)
         return len(phases) == count and all(p == "Running" for p in phases)
+
+    def install(self, values):
+        """What `helm install` does: CRDs first, then the rendered manifests."""
+        w = self.world
+        values = check_chart.merge(check_chart.defaults(), values)
+        values = check_chart.merge(values, {"image": {"repository": "waha-operator-under-test", "tag": "1"}})
+        docs, _ = check_chart.render(values)
+        w.kubectl("apply", "--validate=false", "-f", str(pathlib.Path(SRC) / "charts/waha-operator/crds"))
+        w.kubectl("wait", "--for=condition=Established", "crd/wahasessions.waha.io", "crd/wahaclusters.waha.io")
+        namespaces = {NS, "default", *values["watchNamespaces"]}
+        w.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in sorted(namespaces)])
+        w.apply(check_chart.all_docs(docs))
+        wait_for("ready controller replicas", lambda: (w.get("deployment/waha-waha-operator", "-n", NS) or {})
+                 .get("status", {}).get("readyReplicas") == values["replicaCount"])
 
     def leader_pod(self, pods):
         for p in pods:
@@ -140,19 +160,10 @@ class ChartInstall(unittest.TestCase):
 
     def test_install_run_and_fail_over(self):
         w = self.world
-        values = check_chart.merge(check_chart.defaults(),
-                                   {"image": {"repository": "waha-operator-under-test", "tag": "1"}})
-        docs, _ = check_chart.render(values)
-        w.kubectl("apply", "--validate=false", "-f", str(pathlib.Path(SRC) / "charts/waha-operator/crds"))
-        w.kubectl("wait", "--for=condition=Established", "crd/wahasessions.waha.io", "crd/wahaclusters.waha.io")
-        w.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}])
-        w.apply(check_chart.all_docs(docs))
-
+        self.install({})
         selector = "app.kubernetes.io/component=controller"
-        dep = "deployment/waha-waha-operator"
-        wait_for("2 ready controller replicas",
-                 lambda: (w.get(dep, "-n", NS) or {}).get("status", {}).get("readyReplicas") == 2)
         pods = w.pods(selector)
+        self.assertEqual(len(pods), 2)
         for p in pods:
             self.assertEqual(http_get(f"http://{p['status']['podIP']}:8080/healthz")[0], 200)
             self.assertEqual(http_get(f"http://{p['status']['podIP']}:8080/readyz")[0], 200)
@@ -173,6 +184,20 @@ class ChartInstall(unittest.TestCase):
         wait_for("9 sessions Running", lambda: self.running(9))
 
         conflicts = w.registry / "conflicts.log"
+        self.assertFalse(conflicts.exists() and conflicts.read_text().strip(), "a session ran twice")
+
+    def test_watch_namespaces(self):
+        help_text = subprocess.run([OPERATOR, "controller", "--help"], capture_output=True, text=True).stdout
+        if "comma-separated" not in help_text:
+            self.skipTest("this controller watches one namespace or all")
+        self.install({"watchNamespaces": ["team-a", "team-b"], "replicaCount": 1})
+        self.world.apply(cluster_and_sessions(1, 2, "default") + cluster_and_sessions(1, 3, "team-a")
+                         + cluster_and_sessions(1, 2, "team-b"))
+        wait_for("team-a's sessions Running", lambda: self.running(3, "team-a"))
+        wait_for("team-b's sessions Running", lambda: self.running(2, "team-b"))
+        # Not watched: the controller never wrote a status there (checked after the others ran).
+        self.assertEqual(self.phases("default"), [None, None])
+        conflicts = self.world.registry / "conflicts.log"
         self.assertFalse(conflicts.exists() and conflicts.read_text().strip(), "a session ran twice")
 
 
