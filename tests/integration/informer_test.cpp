@@ -10,10 +10,7 @@
 #include "kube/config.h"
 #include "kube/informer.h"
 #include "kube/rest_client.h"
-#include "support/paths.h"
-#include "support/process.h"
-#include "support/test_http.h"
-#include "support/wait.h"
+#include "sim/kube/tests/kubesim_fixture.h"
 
 using namespace waha;
 using namespace waha::kube;
@@ -25,35 +22,21 @@ const ResourceRef kConfigMaps{"", "v1", "configmaps", true};
 const ResourceRef kNamespaces{"", "v1", "namespaces", false};
 constexpr const char* kNs = "informer-it";
 
-struct KubeSim {
-  std::string dir = test::makeTempDir("informer-it");
-  std::unique_ptr<test::Process> proc;
-  Json ports;
+std::vector<std::string> kubeSimArgs() {
+  return {"--bookmark-interval-ms", "1000", "--log-level", "warn"};
+}
 
-  bool start(const std::string& bin) {
-    proc = std::make_unique<test::Process>(
-        std::vector<std::string>{bin, "--port-file", dir + "/ports.json", "--kubeconfig-out",
-                                 dir + "/kubeconfig", "--bookmark-interval-ms", "1000",
-                                 "--log-level", "warn"},
-        std::map<std::string, std::string>{}, dir + "/kube-sim.log");
-    return test::waitFor(
-        [&] {
-          if (::access((dir + "/ports.json").c_str(), R_OK) != 0) {
-            return false;
-          }
-          ports = Json::parse(test::readFile(dir + "/ports.json"), nullptr, false);
-          return !ports.is_discarded() && ports.value("http", 0) > 0;
-        },
-        20s);
-  }
-  // A fault through kube-sim's admin endpoint (plain HTTP, same token as the API).
-  bool fault(const std::string& what) {
-    auto r = test::httpRequest(
-        "POST", "http://127.0.0.1:" + std::to_string(ports.value("http", 0)) + "/admin/" + what, "",
-        {{"Authorization", "Bearer " + ports.value("token", "")}});
-    return r.status == 200;
-  }
-};
+// A fault through kube-sim's admin endpoint (plain HTTP, same token as the API).
+bool fault(const test::KubeSim& sim, const std::string& what) {
+  return test::httpRequest("POST", sim.url("/admin/" + what), "", sim.auth()).status == 200;
+}
+
+Json configMap(const std::string& name, const std::string& v) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}}},
+          {"data", {{"v", v}}}};
+}
 
 std::map<std::string, std::string> versions(const std::vector<ObjectPtr>& objs) {
   std::map<std::string, std::string> out;
@@ -74,14 +57,9 @@ std::map<std::string, std::string> versions(const std::vector<Json>& objs) {
 }  // namespace
 
 TEST_CASE("informer over kube-sim: cut watches and 410s, then exactly the server's state") {
-  std::string bin = test::binaryPath("tests/sim/kube/kube-sim");
-  if (::access(bin.c_str(), X_OK) != 0) {
-    WARN("kube-sim not built at " + bin + ": the informer integration test is SKIPPED");
-    return;
-  }
-  KubeSim sim;
-  REQUIRE(sim.start(bin));
-  auto config = loadKubeconfig({sim.dir + "/kubeconfig"}, "");
+  test::KubeSim sim(kubeSimArgs());
+  REQUIRE(sim.ready());
+  auto config = loadKubeconfig({sim.dir() + "/kubeconfig"}, "");
   REQUIRE(config.ok());
   StdRandom random(42);
   auto client = RestKubeClient::fromConfig(*config, SteadyClock::instance(), random);
@@ -93,11 +71,7 @@ TEST_CASE("informer over kube-sim: cut watches and 410s, then exactly the server
 
   // Some objects before the informer starts, so the initial list has content.
   for (int i = 0; i < 30; ++i) {
-    Json cm = {{"apiVersion", "v1"},
-               {"kind", "ConfigMap"},
-               {"metadata", {{"name", "cm-" + std::to_string(i)}}},
-               {"data", {{"v", "0"}}}};
-    REQUIRE(kc.create(kConfigMaps, kNs, cm).ok());
+    REQUIRE(kc.create(kConfigMaps, kNs, configMap("cm-" + std::to_string(i), "0")).ok());
   }
   Informer inf(kc, kConfigMaps, kNs, SteadyClock::instance(), random);
   inf.start();
@@ -110,20 +84,16 @@ TEST_CASE("informer over kube-sim: cut watches and 410s, then exactly the server
     std::string name = "cm-" + std::to_string(rng() % 60);
     int op = static_cast<int>(rng() % 10);
     if (i % 200 == 100) {
-      REQUIRE(sim.fault("cut-watches"));
+      REQUIRE(fault(sim, "cut-watches"));
     }
     if (i % 250 == 200) {
       // The next watch start answers 410: the informer must re-list.
-      REQUIRE(sim.fault("expire-watches?count=1"));
-      REQUIRE(sim.fault("cut-watches"));
+      REQUIRE(fault(sim, "expire-watches?count=1"));
+      REQUIRE(fault(sim, "cut-watches"));
     }
     auto cur = kc.get(kConfigMaps, kNs, name);
     if (!cur.ok()) {
-      Json cm = {{"apiVersion", "v1"},
-                 {"kind", "ConfigMap"},
-                 {"metadata", {{"name", name}}},
-                 {"data", {{"v", std::to_string(i)}}}};
-      writeErrors += kc.create(kConfigMaps, kNs, cm).ok() ? 0 : 1;
+      writeErrors += kc.create(kConfigMaps, kNs, configMap(name, std::to_string(i))).ok() ? 0 : 1;
     } else if (op < 7) {
       Json next = *cur;
       next["data"]["v"] = std::to_string(i);
@@ -146,5 +116,48 @@ TEST_CASE("informer over kube-sim: cut watches and 410s, then exactly the server
   CHECK(inf.relists() >= 1);
   CHECK(inf.watchesOpened() >= 5);
   inf.stop();
-  sim.proc->stop();
+}
+
+TEST_CASE("one informer over a list of namespaces: their objects only, each re-listed alone") {
+  test::KubeSim sim(kubeSimArgs());
+  REQUIRE(sim.ready());
+  auto config = loadKubeconfig({sim.dir() + "/kubeconfig"}, "");
+  REQUIRE(config.ok());
+  StdRandom random(43);
+  auto client = RestKubeClient::fromConfig(*config, SteadyClock::instance(), random);
+  REQUIRE(client.ok());
+  KubeClient& kc = **client;
+  for (std::string ns : {"ns-a", "ns-b", "ns-other"}) {
+    REQUIRE(kc.create(kNamespaces, "",
+                      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
+                .ok());
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(kc.create(kConfigMaps, ns, configMap("cm-" + std::to_string(i), "0")).ok());
+    }
+  }
+  Informer inf(kc, kConfigMaps, std::vector<std::string>{"ns-a", "ns-b"}, SteadyClock::instance(),
+               random);
+  inf.start();
+  REQUIRE(inf.waitForSync(20s));
+  CHECK(inf.store().size() == 10);
+  CHECK(inf.store().byNamespace("ns-other").empty());
+
+  // A 410 forces re-lists; each watcher replaces only its own namespace in the shared store.
+  REQUIRE(kc.remove(kConfigMaps, "ns-a", "cm-0").ok());
+  REQUIRE(kc.create(kConfigMaps, "ns-b", configMap("cm-new", "1")).ok());
+  REQUIRE(kc.create(kConfigMaps, "ns-other", configMap("cm-new", "1")).ok());
+  REQUIRE(fault(sim, "expire-watches?count=2"));
+  REQUIRE(fault(sim, "cut-watches"));
+  REQUIRE(kc.remove(kConfigMaps, "ns-b", "cm-1").ok());
+  std::map<std::string, std::string> want;
+  for (std::string ns : {"ns-a", "ns-b"}) {
+    auto l = kc.list(kConfigMaps, ns);
+    REQUIRE(l.ok());
+    for (const auto& [k, v] : versions(l->items)) {
+      want[k] = v;
+    }
+  }
+  CHECK(want.size() == 9);
+  CHECK(test::waitFor([&] { return versions(inf.store().list()) == want; }, 30s));
+  inf.stop();
 }

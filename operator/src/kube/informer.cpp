@@ -30,18 +30,44 @@ std::vector<std::string> ownerKeys(const Json& obj, const std::string& kind) {
 
 Informer::Informer(KubeClient& client, ResourceRef resource, std::string ns, Clock& clock,
                    Random& random, WatcherOptions options)
-    : resource_(resource),
-      clock_(clock),
-      watcher_(client, std::move(resource), std::move(ns), store_, clock, random,
-               std::move(options)) {
-  watcher_.addHandler([this](const Notification& n) { dispatch(n); });
+    : Informer(client, std::move(resource), std::vector<std::string>{std::move(ns)}, clock, random,
+               std::move(options)) {}
+
+Informer::Informer(KubeClient& client, ResourceRef resource,
+                   const std::vector<std::string>& namespaces, Clock& clock, Random& random,
+                   WatcherOptions options)
+    : resource_(resource), clock_(clock) {
+  std::vector<std::string> scopes = namespaces.empty() ? std::vector<std::string>{""} : namespaces;
+  store_.expectSyncs(scopes.size());
+  for (const auto& ns : scopes) {
+    watchers_.push_back(
+        std::make_unique<Watcher>(client, resource, ns, store_, clock, random, options));
+    watchers_.back()->addHandler([this](const Notification& n) { dispatch(n); });
+  }
 }
 
 Informer::~Informer() { stop(); }
 
+int Informer::relists() const {
+  int n = 0;
+  for (const auto& w : watchers_) {
+    n += w->relists();
+  }
+  return n;
+}
+
+int Informer::watchesOpened() const {
+  int n = 0;
+  for (const auto& w : watchers_) {
+    n += w->watchesOpened();
+  }
+  return n;
+}
+
 void Informer::addHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
 
 void Informer::dispatch(const Notification& n) {
+  std::lock_guard<std::mutex> lk(dispatchMu_);
   for (const auto& h : handlers_) {
     switch (n.type) {
       case Notification::Type::Added:
@@ -86,9 +112,17 @@ void Informer::enqueueMappedTo(WorkQueue& queue, KeyMapper mapper) {
   addHandler(std::move(h));
 }
 
-void Informer::start() { watcher_.start(); }
+void Informer::start() {
+  for (auto& w : watchers_) {
+    w->start();
+  }
+}
 
-void Informer::stop() { watcher_.stop(); }
+void Informer::stop() {
+  for (auto& w : watchers_) {
+    w->stop();
+  }
+}
 
 bool Informer::waitForSync(Duration timeout) {
   // The store has no "synced" signal to wait on; short slices keep this cheap and prompt.

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ class Informer {
  public:
   Informer(KubeClient& client, ResourceRef resource, std::string ns, Clock& clock, Random& random,
            WatcherOptions options = {});
+  // One cache over several namespaces: a watcher per namespace (each needing only namespaced
+  // list/watch rights), all feeding one store. Empty list = all namespaces.
+  Informer(KubeClient& client, ResourceRef resource, const std::vector<std::string>& namespaces,
+           Clock& clock, Random& random, WatcherOptions options = {});
   ~Informer();
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
@@ -57,8 +62,8 @@ class Informer {
   bool hasSynced() const { return store_.hasSynced(); }
   // Waits until the first LIST has been applied; false after `timeout` (of the clock).
   bool waitForSync(Duration timeout);
-  int relists() const { return watcher_.relists(); }
-  int watchesOpened() const { return watcher_.watchesOpened(); }
+  int relists() const;
+  int watchesOpened() const;
 
  private:
   void dispatch(const Notification& n);
@@ -66,8 +71,9 @@ class Informer {
   ResourceRef resource_;
   Clock& clock_;
   Store store_;
-  Watcher watcher_;
+  std::vector<std::unique_ptr<Watcher>> watchers_;
   std::vector<EventHandler> handlers_;
+  std::mutex dispatchMu_;  // watchers of different namespaces deliver from their own threads
 };
 
 }  // namespace waha::kube

@@ -1,5 +1,6 @@
 #include "kube/store.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace waha::kube {
@@ -136,12 +137,17 @@ std::size_t Store::size() const {
 
 bool Store::hasSynced() const {
   std::shared_lock lk(mu_);
-  return synced_;
+  return syncedScopes_.size() >= expectedSyncs_;
 }
 
-void Store::markSynced() {
+void Store::expectSyncs(std::size_t n) {
   std::unique_lock lk(mu_);
-  synced_ = true;
+  expectedSyncs_ = std::max<std::size_t>(n, 1);
+}
+
+void Store::markSynced(const std::string& scope) {
+  std::unique_lock lk(mu_);
+  syncedScopes_.insert(scope);
 }
 
 void Store::indexLocked(const std::string& key, const Json& obj) {
@@ -196,14 +202,28 @@ ObjectPtr Store::remove(const std::string& key) {
   return old;
 }
 
-std::vector<StoreChange> Store::replace(const std::vector<ObjectPtr>& objs) {
+std::vector<StoreChange> Store::replace(const std::vector<ObjectPtr>& objs, const std::string& ns) {
   std::map<std::string, ObjectPtr> fresh;
   for (const auto& o : objs) {
     fresh[objectKey(*o)] = o;
   }
   std::vector<StoreChange> changes;
   std::unique_lock lk(mu_);
+  auto inScope = [&ns](const ObjectPtr& o) {
+    return ns.empty() || (*o)["metadata"].value("namespace", "") == ns;
+  };
+  if (!ns.empty()) {
+    // Objects of other namespaces belong to other watchers: carry them over untouched.
+    for (const auto& [key, old] : objects_) {
+      if (!inScope(old)) {
+        fresh.emplace(key, old);
+      }
+    }
+  }
   for (const auto& [key, old] : objects_) {
+    if (!inScope(old)) {
+      continue;
+    }
     auto it = fresh.find(key);
     if (it == fresh.end()) {
       changes.push_back({old, nullptr});

@@ -62,10 +62,15 @@ class Store {
   ObjectPtr upsert(ObjectPtr obj);
   // Removes; returns the removed object (null if absent).
   ObjectPtr remove(const std::string& key);
-  // Replaces the whole content with `objs` (a fresh LIST). Returns one change per added, removed
+  // Replaces the content with `objs` (a fresh LIST). Returns one change per added, removed
   // or changed (different resourceVersion) object; unchanged objects are not reported.
-  std::vector<StoreChange> replace(const std::vector<ObjectPtr>& objs);
-  void markSynced();
+  // `ns` non-empty: only that namespace's objects are replaced (one watcher per namespace
+  // feeding one store, when the operator watches a list of namespaces).
+  std::vector<StoreChange> replace(const std::vector<ObjectPtr>& objs, const std::string& ns = "");
+  // The store counts as synced once `expectSyncs(n)` distinct scopes (namespaces) called
+  // markSynced. Default: one.
+  void expectSyncs(std::size_t n);
+  void markSynced(const std::string& scope = "");
 
  private:
   struct Index {
@@ -79,7 +84,8 @@ class Store {
   mutable std::shared_mutex mu_;
   std::map<std::string, ObjectPtr> objects_;
   std::map<std::string, Index> indexes_;
-  bool synced_ = false;
+  std::size_t expectedSyncs_ = 1;
+  std::set<std::string> syncedScopes_;
 };
 
 }  // namespace waha::kube

@@ -103,7 +103,7 @@ WatcherStep WatcherMachine::onListPage(const Result<ListResult>& page) {
   WatcherStep step;
   // The fresh list is the truth: whatever the cache holds that the list lacks was deleted while
   // we were not watching, and is reported as such.
-  for (auto& change : store_.replace(pending_)) {
+  for (auto& change : store_.replace(pending_, options_.scope)) {
     Notification n;
     n.fromList = true;
     n.oldObj = change.oldObj;
@@ -115,7 +115,7 @@ WatcherStep WatcherMachine::onListPage(const Result<ListResult>& page) {
   }
   pending_.clear();
   continueToken_.clear();
-  store_.markSynced();
+  store_.markSynced(options_.scope);
   lastRv_ = page->resourceVersion;
   step.next = watchAction();
   return step;
@@ -202,13 +202,20 @@ WatcherStep WatcherMachine::onTick() {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+WatcherOptions withScope(WatcherOptions o, const std::string& ns) {
+  o.scope = ns;
+  return o;
+}
+}  // namespace
+
 Watcher::Watcher(KubeClient& client, ResourceRef resource, std::string ns, Store& store,
                  Clock& clock, Random& random, WatcherOptions options)
     : client_(client),
       resource_(std::move(resource)),
       ns_(std::move(ns)),
       clock_(clock),
-      machine_(store, clock, random, std::move(options)) {}
+      machine_(store, clock, random, withScope(std::move(options), ns_)) {}
 
 Watcher::~Watcher() { stop(); }
 

@@ -43,6 +43,8 @@ struct WatcherOptions {
   Duration backoffMax = std::chrono::seconds(30);
   // The backoff starts over after this long without a failure.
   Duration backoffReset = std::chrono::minutes(2);
+  // The namespace this watcher lists ("" = all): a re-list replaces only that part of the store.
+  std::string scope;
 };
 
 // One change handed to event handlers, after it was applied to the store.

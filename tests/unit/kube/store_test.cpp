@@ -115,6 +115,31 @@ TEST_CASE("replace reports adds, deletes and changed objects only, and reindexes
   CHECK(s.hasSynced());
 }
 
+TEST_CASE("a namespace-scoped replace leaves other namespaces alone; sync needs every scope") {
+  Store s;
+  s.expectSyncs(2);
+  s.addIndex("byWorker", byWorker);
+  s.upsert(obj("a", "x", "1", {}, "w-0"));
+  s.upsert(obj("a", "gone", "1", {}, "w-0"));
+  s.upsert(obj("b", "y", "1", {}, "w-0"));
+  auto changes = s.replace({obj("a", "x", "2", {}, "w-1")}, "a");
+  std::map<std::string, std::string> kinds;
+  for (const auto& c : changes) {
+    std::string key = objectKey(c.newObj ? *c.newObj : *c.oldObj);
+    kinds[key] = !c.oldObj ? "add" : !c.newObj ? "delete" : "update";
+  }
+  // b/y was not in namespace a's list and must neither vanish nor be reported.
+  CHECK(kinds == std::map<std::string, std::string>{{"a/gone", "delete"}, {"a/x", "update"}});
+  CHECK(names(s.list()) == std::vector<std::string>{"a/x", "b/y"});
+  CHECK(names(s.byIndex("byWorker", "w-0")) == std::vector<std::string>{"b/y"});
+  CHECK(names(s.byIndex("byWorker", "w-1")) == std::vector<std::string>{"a/x"});
+  s.markSynced("a");
+  s.markSynced("a");
+  CHECK_FALSE(s.hasSynced());
+  s.markSynced("b");
+  CHECK(s.hasSynced());
+}
+
 TEST_CASE("readers run concurrently with the single writer") {
   Store s;
   s.addIndex("byWorker", byWorker);
