@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -44,7 +45,10 @@ std::map<std::string, Flag> defaultFlags() {
        {"", "KUBECONFIG_PATH",
         "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"}},
       {"context", {"", "WAHA_OPERATOR_CONTEXT", "kubeconfig context"}},
-      {"namespace", {"", "WAHA_OPERATOR_NAMESPACE", "watch only this namespace (default: all)"}},
+      {"namespace",
+       {"", "WAHA_OPERATOR_NAMESPACE",
+        "watch only these namespaces, comma-separated (default: all; a list needs only "
+        "namespaced Roles)"}},
       {"metrics-bind-address",
        {"0.0.0.0:8080", "WAHA_OPERATOR_METRICS_ADDR", "address of /metrics, /healthz, /readyz"}},
       {"leader-elect",
@@ -67,6 +71,25 @@ std::map<std::string, Flag> defaultFlags() {
       {"log-json",
        {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},
   };
+}
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(',', start);
+    if (end == std::string::npos) {
+      end = s.size();
+    }
+    auto item = s.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) {
+      out.push_back(item);
+    }
+    start = end + 1;
+  }
+  return out;
 }
 
 void usage(const std::map<std::string, Flag>& flags) {
@@ -174,7 +197,7 @@ int runController(std::map<std::string, Flag>& f) {
   kube::EventRecorder events(**kube, clock, eopts);
 
   controller::ManagerOptions mo;
-  mo.ns = f["namespace"].value;
+  mo.namespaces = splitList(f["namespace"].value);
   mo.sessionWorkers = toInt(f["session-workers"].value, 8);
   mo.clusterWorkers = toInt(f["cluster-workers"].value, 2);
   mo.sync.interval = std::chrono::seconds(toInt(f["worker-sync-interval"].value, 5));
@@ -184,9 +207,11 @@ int runController(std::map<std::string, Flag>& f) {
     log::error("cannot serve metrics", {{"error", st.error().message}});
     return 1;
   }
-  log::info(
-      "waha-operator starting",
-      {{"server", config->server}, {"namespace", mo.ns.empty() ? "*" : mo.ns}, {"metrics", addr}});
+  log::info("waha-operator starting",
+            {{"server", config->server},
+             {"namespace", f["namespace"].value.empty() ? "*" : f["namespace"].value},
+             {"metrics", addr},
+             {"metricsPort", std::to_string(server.port())}});
   if (auto st = manager.startCaches(); !st.ok()) {
     log::error("caches did not sync", {{"error", st.error().message}});
     return 1;
@@ -217,14 +242,17 @@ int runController(std::map<std::string, Flag>& f) {
   while (!gStop && !lost) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  log::info("waha-operator stopping", {{"reason", lost ? "lost leadership" : "signal"}});
+  // Read before elector->stop(): releasing the Lease on the way out also reports "stopped
+  // leading", which is not a lost leadership.
+  const bool lostLeadership = lost.load();
+  log::info("waha-operator stopping", {{"reason", lostLeadership ? "lost leadership" : "signal"}});
   manager.stop();
   if (elector) {
     elector->stop();  // releases the Lease: a standby takes over at once
   }
   events.stop();
   server.stop();
-  return lost ? 1 : 0;
+  return lostLeadership ? 1 : 0;
 }
 
 // `rbac <component>`: the rules the Helm chart's Roles must equal (tests/unit/chart).

@@ -237,6 +237,9 @@ std::optional<Duration> ClusterReconciler::failStuckWorkers(const api::WahaClust
     }
     // Fencing: the sessions start elsewhere only once this pod no longer exists.
     auto st = ctx_.kube.remove(kPods, ns, p.name);
+    if (st.ok() && ctx_.metrics) {
+      ctx_.metrics->failover();
+    }
     if (st.ok() || st.error().code == 404) {
       log::warn("deleting NotReady worker",
                 {{"pod", ns + "/" + p.name}, {"timeoutSeconds", std::to_string(timeout.count())}});

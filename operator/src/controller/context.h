@@ -14,6 +14,7 @@
 #include "kube/client.h"
 #include "kube/event_recorder.h"
 #include "kube/store.h"
+#include "metrics/operator_metrics.h"
 #include "waha/client.h"
 
 namespace waha::controller {
@@ -58,7 +59,8 @@ struct Context {
   Clock& clock;
   Caches caches;
   WorkerSync& sync;
-  kube::EventRecorder* events = nullptr;  // may be null in tests
+  kube::EventRecorder* events = nullptr;        // may be null in tests
+  metrics::OperatorMetrics* metrics = nullptr;  // may be null in tests
   ClaimLedger claims;
   std::function<void(const std::string& clusterKey)> enqueueCluster;
   std::function<void(const std::string& sessionKey)> enqueueSession;

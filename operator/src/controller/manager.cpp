@@ -44,7 +44,7 @@ std::string clusterKeyOfSession(const Json& obj) {
 Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock, Random& random,
                  kube::EventRecorder* events, metrics::Metrics* metrics, ManagerOptions options)
     : kube_(kube), waha_(waha), clock_(clock), options_(std::move(options)) {
-  const auto& ns = options_.ns;
+  const auto& ns = options_.namespaces;
   clusters_ = std::make_unique<kube::Informer>(kube, kClusters, ns, clock, random);
   sessionsInf_ = std::make_unique<kube::Informer>(kube, kSessions, ns, clock, random);
   kube::WatcherOptions workerOpts;
@@ -63,6 +63,11 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
   Caches caches{&clusters_->store(), &sessionsInf_->store(), &pods_->store(), &secrets_->store(),
                 &deployments_->store()};
   ctx_ = std::make_unique<Context>(kube, waha, clock, caches, *sync_, events);
+  if (metrics) {
+    opMetrics_ = std::make_unique<metrics::OperatorMetrics>(*metrics);
+    ctx_->metrics = opMetrics_.get();
+    metrics->addCollectHook([this] { collectGauges(); });
+  }
   sessionReconciler_ = std::make_unique<SessionReconciler>(*ctx_, options_.session);
   clusterReconciler_ = std::make_unique<ClusterReconciler>(*ctx_, options_.cluster);
 
@@ -83,6 +88,39 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
 }
 
 Manager::~Manager() { stop(); }
+
+void Manager::collectGauges() {
+  metrics::OperatorMetrics::Counts sessions;
+  metrics::OperatorMetrics::Counts workers;
+  for (const auto& c : clusters_->store().list()) {
+    // Every phase and state of every cluster, zeros included, so a series drops to 0 rather
+    // than vanishing while its cluster exists.
+    std::string ns = c->value("/metadata/namespace"_json_pointer, std::string());
+    std::string name = c->value("/metadata/name"_json_pointer, std::string());
+    for (auto phase :
+         {api::SessionPhase::Pending, api::SessionPhase::Scheduled, api::SessionPhase::Starting,
+          api::SessionPhase::Running, api::SessionPhase::Stopped, api::SessionPhase::Migrating,
+          api::SessionPhase::Failed, api::SessionPhase::Terminating}) {
+      sessions[{ns, name, std::string(api::toString(phase))}] = 0;
+    }
+    for (const char* state : {"Ready", "NotReady", "Terminating"}) {
+      workers[{ns, name, state}] = 0;
+    }
+  }
+  for (const auto& s : sessionsInf_->store().list()) {
+    std::string phase = s->value("/status/phase"_json_pointer, std::string());
+    sessions[{s->value("/metadata/namespace"_json_pointer, std::string()),
+              s->value("/spec/clusterRef/name"_json_pointer, std::string()),
+              phase.empty() ? "Pending" : phase}] += 1;
+  }
+  for (const auto& p : pods_->store().list()) {
+    auto w = workerPodFrom(*p);
+    const char* state = w.terminating ? "Terminating" : w.ready ? "Ready" : "NotReady";
+    workers[{w.ns, w.cluster, state}] += 1;
+  }
+  opMetrics_->setSessions(sessions);
+  opMetrics_->setWorkers(workers);
+}
 
 void Manager::enqueueSessionsOf(const std::string& index, const std::string& value,
                                 bool onlyUnplaced) {

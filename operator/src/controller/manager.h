@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/random.h"
 #include "controller/cluster_reconciler.h"
@@ -21,7 +22,7 @@
 namespace waha::controller {
 
 struct ManagerOptions {
-  std::string ns;  // "" = all namespaces
+  std::vector<std::string> namespaces;  // empty = all namespaces
   int sessionWorkers = 8;
   int clusterWorkers = 2;
   WorkerSyncOptions sync;
@@ -52,6 +53,8 @@ class Manager {
                 const WorkerReport& now);
   void sweepOrphans(const WorkerTarget& t, const WorkerReport& report);
   void enqueueSessionsOf(const std::string& index, const std::string& value, bool onlyUnplaced);
+  // Refreshes waha_operator_sessions / waha_operator_workers from the caches (before a scrape).
+  void collectGauges();
 
   kube::KubeClient& kube_;
   wahaapi::WahaClient& waha_;
@@ -63,6 +66,7 @@ class Manager {
   std::unique_ptr<kube::Informer> deployments_;
   std::unique_ptr<kube::Informer> secrets_;
   std::unique_ptr<WorkerSync> sync_;
+  std::unique_ptr<metrics::OperatorMetrics> opMetrics_;
   std::unique_ptr<Context> ctx_;
   std::unique_ptr<SessionReconciler> sessionReconciler_;
   std::unique_ptr<ClusterReconciler> clusterReconciler_;

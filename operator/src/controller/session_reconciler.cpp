@@ -40,6 +40,7 @@ Result<Action> SessionReconciler::reconcile(const std::string& key) {
   if (!obj) {
     std::lock_guard<std::mutex> lk(mu_);
     applied_.erase(key);
+    readyObserved_.erase(key);
     if (ops_.count(key) != 0 && !ops_[key].inFlight) {
       ops_.erase(key);
     }
@@ -227,6 +228,9 @@ Result<Action> SessionReconciler::place(Work& w, const Json& clusterObj) {
   if (!st.ok()) {
     ctx_.claims.remove(kube::objectKey(ns, chosen->name), w.key);
     return st.error();
+  }
+  if (ctx_.metrics) {
+    ctx_.metrics->placed();
   }
   log::info("session placed", {{"session", w.key},
                                {"worker", chosen->name},

@@ -74,6 +74,8 @@ class SessionReconciler {
   Result<Action> runOp(Work& w, const std::string& kind, const wahaapi::Endpoint& ep,
                        const WorkerPod& pod);
   void mirror(Work& w, const WorkerPod& pod, bool wantRunning);
+  // Records creation-to-usable time once per object (waha_operator_session_ready_seconds).
+  void observeReady(const Work& w);
   bool duplicateOf(const Work& w, std::string& owner) const;
 
   Status writeStatus(Work& w);
@@ -86,6 +88,7 @@ class SessionReconciler {
   SessionReconcilerOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Applied> applied_;
+  std::map<std::string, std::string> readyObserved_;  // key -> uid already measured
   std::map<std::string, Op> ops_;
 };
 

@@ -41,6 +41,11 @@ Json effectiveConfig(const Context& ctx, const api::WahaSession& s) {
   return config;
 }
 
+// A phone can use the session: linked and working, or waiting for its QR scan.
+bool isUsable(const std::string& wahaStatus) {
+  return wahaStatus == "WORKING" || wahaStatus == "SCAN_QR_CODE";
+}
+
 }  // namespace
 
 api::SessionPhase phaseForWahaStatus(const std::string& st, bool wantRunning) {
@@ -202,7 +207,27 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
   return Action::awaitChange();
 }
 
+void SessionReconciler::observeReady(const Work& w) {
+  WallTime created;
+  // Only the first placement: after a move, creation-to-ready would measure the session's age.
+  if (!ctx_.metrics || w.status.epoch > 1 || !w.s.metadata.creationTimestamp ||
+      !parseRfc3339(*w.s.metadata.creationTimestamp, created)) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto& seen = readyObserved_[w.key];
+    if (seen == w.s.metadata.uid) {
+      return;  // measured once: later restarts and moves are not "creation to ready"
+    }
+    seen = w.s.metadata.uid;
+  }
+  std::chrono::duration<double> took = ctx_.clock.wallNow() - created;
+  ctx_.metrics->sessionReady(std::max(0.0, took.count()));
+}
+
 void SessionReconciler::mirror(Work& w, const WorkerPod& pod, bool wantRunning) {
+  const std::string before = w.status.wahaStatus;
   auto report = ctx_.sync.report(kube::objectKey(w.s.metadata.namespace_, pod.name));
   Applied applied;
   {
@@ -228,6 +253,9 @@ void SessionReconciler::mirror(Work& w, const WorkerPod& pod, bool wantRunning) 
     w.status.observedGeneration = applied.generation;
   }
   const std::string& st = w.status.wahaStatus;
+  if (!isUsable(before) && isUsable(st)) {
+    observeReady(w);
+  }
   w.status.phase = phaseForWahaStatus(st, wantRunning);
   w.status.message = "";
   if (report && !report->ok && report->consecutiveFailures >= 3) {
@@ -376,6 +404,10 @@ Result<Action> SessionReconciler::releaseAssignment(Work& w, const std::string& 
   auto st = writeStatus(w);
   if (!st.ok()) {
     return st.error();
+  }
+  if (ctx_.metrics) {
+    ctx_.metrics->migrated(podGone ? metrics::kMigrationWorkerGone
+                                   : metrics::kMigrationWorkerTerminating);
   }
   return Action::awaitChange();
 }
