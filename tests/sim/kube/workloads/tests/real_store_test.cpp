@@ -46,8 +46,11 @@ TEST_CASE("deployments roll out, scale and go away on kube-sim's store") {
   CHECK(store.list(kReplicaSets, "default").valueOr({}).size() == 2);
 
   REQUIRE(store.remove(kDeployments, "default", "web").ok());
-  CHECK(waitFor([&] {
-    return store.list(kPods, "default").valueOr({}).empty() &&
-           store.list(kReplicaSets, "default").valueOr({}).empty();
-  }));
+  // Deletion cascades through GC and graceful pod termination: give a loaded machine time.
+  CHECK(waitFor(
+      [&] {
+        return store.list(kPods, "default").valueOr({}).empty() &&
+               store.list(kReplicaSets, "default").valueOr({}).empty();
+      },
+      std::chrono::seconds(30)));
 }
