@@ -25,6 +25,25 @@ std::string templateHash(const Json& deployment) {
   return cur->is_string() ? cur->get<std::string>() : "";
 }
 
+// A JSON merge patch turning `have` into `want` for a subtree the operator owns: keys `want`
+// lacks are set to null (removed), lists are replaced whole. A strategic merge would keep an env
+// var or a nodeSelector key the user removed from the WahaCluster.
+Json ownedMergePatch(const Json& have, const Json& want) {
+  if (!have.is_object() || !want.is_object()) {
+    return want;
+  }
+  Json out = Json::object();
+  for (const auto& [k, v] : have.items()) {
+    if (!want.contains(k)) {
+      out[k] = nullptr;
+    }
+  }
+  for (const auto& [k, v] : want.items()) {
+    out[k] = have.contains(k) ? ownedMergePatch(have[k], v) : v;
+  }
+  return out;
+}
+
 int intAt(const Json& obj, const char* a, const char* b) {
   if (obj.contains(a) && obj[a].is_object() && obj[a].contains(b) && obj[a][b].is_number()) {
     return obj[a][b].get<int>();
@@ -164,15 +183,21 @@ Status ClusterReconciler::ensureDeployment(const api::WahaCluster& c, const Json
   if (haveReplicas == replicas && !templateChanged) {
     return {};
   }
-  // Strategic merge: only the fields the operator builds; what others set elsewhere stays.
+  // A merge patch of the fields the operator builds. Labels and template annotations merge, so
+  // what others add there (kubectl rollout restart's restartedAt) stays; the pod spec is the
+  // operator's own, so what the WahaCluster no longer asks for is removed.
   Json patch = {{"metadata", {{"labels", want["metadata"]["labels"]}}},
                 {"spec", {{"replicas", replicas}}}};
   if (templateChanged) {
-    patch["spec"]["template"] = want["spec"]["template"];
+    const Json& haveTemplate = (*have)["spec"].value("template", Json::object());
+    patch["spec"]["template"] = {
+        {"metadata", want["spec"]["template"]["metadata"]},
+        {"spec", ownedMergePatch(haveTemplate.value("spec", Json::object()),
+                                 want["spec"]["template"]["spec"])}};
     patch["spec"]["strategy"] = want["spec"]["strategy"];
   }
   auto r = ctx_.kube.patch(kDeployments, ns, workerDeploymentName(c.metadata.name),
-                           kube::PatchType::StrategicMerge, patch.dump());
+                           kube::PatchType::Merge, patch.dump());
   if (!r.ok()) {
     return r.error();
   }
