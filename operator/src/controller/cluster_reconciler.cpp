@@ -91,14 +91,15 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
 
   const auto& ns = c.metadata.namespace_;
   const int per = api::effectiveSessionsPerWorker(c.spec);
-  auto sessions = clusterSessions(*ctx_.caches.sessions, ns, c.metadata.name);
   int demand = 0;
   int placed = 0;
   int waiting = 0;
-  for (const auto& s : sessions) {
-    bool assigned = s.status && !s.status->worker.empty();
-    bool wants =
-        api::effectiveState(s.spec) == api::SessionState::Running && !s.metadata.deletionTimestamp;
+  // Raw fields rather than a parse of every session: this runs on every placement in a burst.
+  for (const auto& s : ctx_.caches.sessions->byIndex(kByCluster, ns + "/" + c.metadata.name)) {
+    bool assigned = !s->value("/status/worker"_json_pointer, std::string()).empty();
+    bool wants = s->value("/spec/state"_json_pointer,
+                          std::string(api::toString(api::kDefaultSessionState))) == "Running" &&
+                 !s->contains("/metadata/deletionTimestamp"_json_pointer);
     placed += assigned ? 1 : 0;
     waiting += (!assigned && wants) ? 1 : 0;
     demand += (assigned || wants) ? 1 : 0;

@@ -16,15 +16,6 @@ bool isLive(const std::string& s) {
   return s == "STARTING" || s == "SCAN_QR_CODE" || s == "WORKING";
 }
 
-std::vector<std::string> sessionNameIndex(const Json& obj) {
-  auto s = api::parseSession(obj);
-  if (!s.ok() || s->spec.clusterRef.name.empty()) {
-    return {};
-  }
-  return {s->metadata.namespace_ + "/" + s->spec.clusterRef.name + "/" +
-          api::effectiveSessionName(*s)};
-}
-
 // A 409 means the cache was behind the API server: expected under load, not an error worth a
 // log line. The key comes back (rate-limited) and is reconciled against the fresher cache.
 Result<Action> quietConflicts(Result<Action> r) {

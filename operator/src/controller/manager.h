@@ -77,7 +77,4 @@ class Manager {
   std::atomic<bool> controllersStarted_{false};
 };
 
-// Index of sessions by "ns/cluster/sessionName" (effective WAHA name).
-inline constexpr const char* kBySessionName = "bySessionName";
-
 }  // namespace waha::controller

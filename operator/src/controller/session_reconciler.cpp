@@ -141,8 +141,10 @@ Result<Action> SessionReconciler::reconcile(const std::string& key) {
 bool SessionReconciler::duplicateOf(const Work& w, std::string& owner) const {
   const auto& ns = w.s.metadata.namespace_;
   auto mine = std::make_pair(w.s.metadata.creationTimestamp.value_or(""), w.s.metadata.name);
-  for (const auto& other :
-       ctx_.caches.sessions->byIndex(kByCluster, ns + "/" + w.s.spec.clusterRef.name)) {
+  // Only the sessions with the same WAHA name (an index): a scan of the whole cluster per
+  // reconcile made a burst of N sessions cost O(N^2) parses.
+  for (const auto& other : ctx_.caches.sessions->byIndex(
+           kBySessionName, ns + "/" + w.s.spec.clusterRef.name + "/" + w.sessionName)) {
     auto o = api::parseSession(*other);
     if (!o.ok() || o->metadata.name == w.s.metadata.name) {
       continue;

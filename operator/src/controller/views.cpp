@@ -100,16 +100,16 @@ std::vector<WorkerPod> clusterWorkers(const kube::Store& pods, const std::string
   return out;
 }
 
-std::vector<api::WahaSession> clusterSessions(const kube::Store& sessions, const std::string& ns,
-                                              const std::string& cluster) {
-  std::vector<api::WahaSession> out;
-  for (const auto& s : sessions.byIndex(kByCluster, ns + "/" + cluster)) {
-    auto parsed = api::parseSession(*s);
-    if (parsed.ok()) {
-      out.push_back(std::move(*parsed));
-    }
+std::vector<std::string> sessionNameIndex(const Json& obj) {
+  // Raw fields, no full parse: this runs on every write to the session cache.
+  std::string cluster = obj.value("/spec/clusterRef/name"_json_pointer, std::string());
+  std::string name = obj.value("/metadata/name"_json_pointer, std::string());
+  if (cluster.empty() || name.empty()) {
+    return {};
   }
-  return out;
+  std::string waha = obj.value("/spec/sessionName"_json_pointer, name);
+  return {obj.value("/metadata/namespace"_json_pointer, std::string()) + "/" + cluster + "/" +
+          waha};
 }
 
 std::optional<std::string> secretValue(const kube::Store& secrets, const std::string& ns,

@@ -19,6 +19,8 @@ using Json = nlohmann::json;
 // Store index names registered on the informers.
 inline constexpr const char* kByCluster = "byCluster";  // sessions and pods: "ns/cluster"
 inline constexpr const char* kByWorker = "byWorker";    // sessions: "ns/pod" of status.worker
+// Sessions by "ns/cluster/sessionName" (the effective WAHA name): duplicate names in O(1).
+inline constexpr const char* kBySessionName = "bySessionName";
 
 struct WorkerPod {
   std::string ns;
@@ -39,17 +41,13 @@ std::string workerBaseUrl(const WorkerPod& pod);
 
 // Index functions for the informers.
 std::vector<std::string> sessionClusterIndex(const Json& session);
+std::vector<std::string> sessionNameIndex(const Json& session);
 std::vector<std::string> sessionWorkerIndex(const Json& session);
 std::vector<std::string> podClusterIndex(const Json& pod);
 
 // Worker pods of a cluster, sorted by name.
 std::vector<WorkerPod> clusterWorkers(const kube::Store& pods, const std::string& ns,
                                       const std::string& cluster);
-
-// Typed sessions of a cluster (objects that fail to parse are skipped: they are reported by
-// their own reconcile).
-std::vector<api::WahaSession> clusterSessions(const kube::Store& sessions, const std::string& ns,
-                                              const std::string& cluster);
 
 // Secret value (base64-decoded `data[key]`, or `stringData[key]`); empty optional when absent.
 std::optional<std::string> secretValue(const kube::Store& secrets, const std::string& ns,
