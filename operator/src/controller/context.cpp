@@ -18,8 +18,9 @@ void ClaimLedger::remove(const std::string& workerKey, const std::string& sessio
   }
 }
 
-int ClaimLedger::extraLoad(const std::string& workerKey, const std::set<std::string>& seen,
-                           TimePoint now, Duration ttl) const {
+int ClaimLedger::extraLoad(const std::string& workerKey,
+                           const std::function<bool(const std::string&)>& cached, TimePoint now,
+                           Duration ttl) const {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = claims_.find(workerKey);
   if (it == claims_.end()) {
@@ -27,7 +28,7 @@ int ClaimLedger::extraLoad(const std::string& workerKey, const std::set<std::str
   }
   int n = 0;
   for (const auto& [session, at] : it->second) {
-    if (seen.count(session) == 0 && now - at < ttl) {
+    if (now - at < ttl && !cached(session)) {
       ++n;
     }
   }

@@ -37,8 +37,10 @@ class ClaimLedger {
  public:
   void add(const std::string& workerKey, const std::string& sessionKey, TimePoint at);
   void remove(const std::string& workerKey, const std::string& sessionKey);
-  // Sessions claimed on `workerKey` that are not in `seen` and younger than `ttl`.
-  int extraLoad(const std::string& workerKey, const std::set<std::string>& seen, TimePoint now,
+  // Sessions claimed on `workerKey`, younger than `ttl`, that the cache does not show there yet
+  // (`cached(sessionKey)` false). Costs O(recent claims), not O(the worker's load).
+  int extraLoad(const std::string& workerKey,
+                const std::function<bool(const std::string& sessionKey)>& cached, TimePoint now,
                 Duration ttl) const;
   // Serialises choose-and-claim within one cluster across reconcile workers.
   std::mutex& clusterLock(const std::string& clusterKey);

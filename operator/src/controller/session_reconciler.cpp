@@ -183,12 +183,12 @@ Result<Action> SessionReconciler::place(Work& w, const Json& clusterObj) {
     TimePoint now = ctx_.clock.now();
     for (const auto& p : pods) {
       std::string workerKey = kube::objectKey(ns, p.name);
-      std::set<std::string> seen;
-      for (const auto& s : ctx_.caches.sessions->byIndex(kByWorker, workerKey)) {
-        seen.insert(kube::objectKey(*s));
-      }
-      int load = static_cast<int>(seen.size()) +
-                 ctx_.claims.extraLoad(workerKey, seen, now, options_.claimTtl);
+      auto onThisWorker = [&](const std::string& sessionKey) {
+        auto o = ctx_.caches.sessions->get(sessionKey);
+        return o && o->value("/status/worker"_json_pointer, std::string()) == p.name;
+      };
+      int load = static_cast<int>(ctx_.caches.sessions->countByIndex(kByWorker, workerKey)) +
+                 ctx_.claims.extraLoad(workerKey, onThisWorker, now, options_.claimTtl);
       views.push_back({p.name, p.ready && !p.ip.empty(), p.terminating, capacity, load});
     }
     auto d = placement::choose(views, strategy);

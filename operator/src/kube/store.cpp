@@ -122,6 +122,16 @@ std::vector<ObjectPtr> Store::byIndex(const std::string& index, const std::strin
   return lookupLocked(it->second, value);
 }
 
+std::size_t Store::countByIndex(const std::string& index, const std::string& value) const {
+  std::shared_lock lk(mu_);
+  auto it = indexes_.find(index);
+  if (it == indexes_.end()) {
+    return 0;
+  }
+  auto bucket = it->second.keysByValue.find(value);
+  return bucket == it->second.keysByValue.end() ? 0 : bucket->second.size();
+}
+
 std::vector<ObjectPtr> Store::byNamespace(const std::string& ns) const {
   return byIndex(kNamespaceIndex, ns);
 }

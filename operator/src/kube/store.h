@@ -51,6 +51,7 @@ class Store {
   std::vector<ObjectPtr> list() const;
   std::vector<std::string> keys() const;
   std::vector<ObjectPtr> byIndex(const std::string& index, const std::string& value) const;
+  std::size_t countByIndex(const std::string& index, const std::string& value) const;
   std::vector<ObjectPtr> byNamespace(const std::string& ns) const;
   std::vector<ObjectPtr> byLabel(const std::string& key, const std::string& value) const;
   std::size_t size() const;

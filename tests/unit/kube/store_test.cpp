@@ -110,6 +110,9 @@ TEST_CASE("replace reports adds, deletes and changed objects only, and reindexes
   CHECK(names(s.list()) == std::vector<std::string>{"ns/change", "ns/keep", "ns/new"});
   CHECK(names(s.byIndex("byWorker", "w-0")) == std::vector<std::string>{"ns/keep"});
   CHECK(names(s.byIndex("byWorker", "w-1")) == std::vector<std::string>{"ns/change", "ns/new"});
+  CHECK(s.countByIndex("byWorker", "w-1") == 2);
+  CHECK(s.countByIndex("byWorker", "w-9") == 0);
+  CHECK(s.countByIndex("no-such-index", "w-1") == 0);
   CHECK_FALSE(s.hasSynced());
   s.markSynced();
   CHECK(s.hasSynced());
