@@ -20,16 +20,19 @@ void ClaimLedger::remove(const std::string& workerKey, const std::string& sessio
 
 int ClaimLedger::extraLoad(const std::string& workerKey,
                            const std::function<bool(const std::string&)>& cached, TimePoint now,
-                           Duration ttl) const {
+                           Duration ttl) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = claims_.find(workerKey);
   if (it == claims_.end()) {
     return 0;
   }
   int n = 0;
-  for (const auto& [session, at] : it->second) {
-    if (now - at < ttl && !cached(session)) {
+  for (auto c = it->second.begin(); c != it->second.end();) {
+    if (now - c->second >= ttl || cached(c->first)) {
+      c = it->second.erase(c);
+    } else {
       ++n;
+      ++c;
     }
   }
   return n;

@@ -38,10 +38,11 @@ class ClaimLedger {
   void add(const std::string& workerKey, const std::string& sessionKey, TimePoint at);
   void remove(const std::string& workerKey, const std::string& sessionKey);
   // Sessions claimed on `workerKey`, younger than `ttl`, that the cache does not show there yet
-  // (`cached(sessionKey)` false). Costs O(recent claims), not O(the worker's load).
+  // (`cached(sessionKey)` false). Claims the cache shows, or older than `ttl`, are dropped here:
+  // the index counts them from then on, so the ledger only holds claims in flight.
   int extraLoad(const std::string& workerKey,
                 const std::function<bool(const std::string& sessionKey)>& cached, TimePoint now,
-                Duration ttl) const;
+                Duration ttl);
   // Serialises choose-and-claim within one cluster across reconcile workers.
   std::mutex& clusterLock(const std::string& clusterKey);
 

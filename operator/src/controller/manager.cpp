@@ -130,10 +130,13 @@ void Manager::wireHandlers() {
   // A session's change changes its cluster's load; a deleted one may free its name for a
   // refused duplicate.
   kube::EventHandler sessionToCluster;
+  // Coalesced: a burst of N session changes makes a handful of cluster reconciles (each reads
+  // every session of the cluster), not N. Scale-up for a session with no room is immediate
+  // (the session reconciler enqueues its cluster directly).
   auto toCluster = [this](const kube::ObjectPtr& o) {
     auto k = clusterKeyOfSession(*o);
     if (!k.empty()) {
-      clusterRunner_->queue().add(k);
+      clusterRunner_->queue().addAfter(k, options_.clusterCoalesce);
     }
   };
   sessionToCluster.onAdd = [toCluster](const kube::ObjectPtr& o, bool) { toCluster(o); };

@@ -29,6 +29,8 @@ struct ManagerOptions {
   SessionReconcilerOptions session;
   ClusterReconcilerOptions cluster;
   Duration syncTimeout = std::chrono::seconds(60);
+  // Session changes reach their cluster's reconcile at most this late (coalescing bursts).
+  Duration clusterCoalesce = std::chrono::milliseconds(500);
 };
 
 class Manager {
