@@ -91,19 +91,13 @@ Result<Action> ClusterReconciler::reconcile(const std::string& key) {
 
   const auto& ns = c.metadata.namespace_;
   const int per = api::effectiveSessionsPerWorker(c.spec);
-  int demand = 0;
-  int placed = 0;
-  int waiting = 0;
-  // Raw fields rather than a parse of every session: this runs on every placement in a burst.
-  for (const auto& s : ctx_.caches.sessions->byIndex(kByCluster, ns + "/" + c.metadata.name)) {
-    bool assigned = !s->value("/status/worker"_json_pointer, std::string()).empty();
-    bool wants = s->value("/spec/state"_json_pointer,
-                          std::string(api::toString(api::kDefaultSessionState))) == "Running" &&
-                 !s->contains("/metadata/deletionTimestamp"_json_pointer);
-    placed += assigned ? 1 : 0;
-    waiting += (!assigned && wants) ? 1 : 0;
-    demand += (assigned || wants) ? 1 : 0;
-  }
+  // Index counts, not a walk over every session: this runs often during a burst.
+  const std::string prefix = ns + "/" + c.metadata.name + "/";
+  const int placed =
+      static_cast<int>(ctx_.caches.sessions->countByIndex(kByDemand, prefix + "assigned"));
+  const int waiting =
+      static_cast<int>(ctx_.caches.sessions->countByIndex(kByDemand, prefix + "waiting"));
+  const int demand = placed + waiting;
   auto decision = scaling::desiredReplicas(
       {demand, per, api::effectiveWorkersMin(c.spec), api::effectiveWorkersMax(c.spec)});
   auto st = ensureDeployment(c, *obj, decision.replicas, decision.reason);

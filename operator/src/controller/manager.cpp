@@ -48,6 +48,7 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
   sessionsInf_->addIndex(kByCluster, sessionClusterIndex);
   sessionsInf_->addIndex(kByWorker, sessionWorkerIndex);
   sessionsInf_->addIndex(kBySessionName, sessionNameIndex);
+  sessionsInf_->addIndex(kByDemand, sessionDemandIndex);
   pods_->addIndex(kByCluster, podClusterIndex);
 
   sync_ = std::make_unique<WorkerSync>(waha, clock, random, options_.sync);

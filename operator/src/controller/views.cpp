@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/defaults.h"
 #include "common/base64.h"
 #include "controller/worker_template.h"
 
@@ -98,6 +99,22 @@ std::vector<WorkerPod> clusterWorkers(const kube::Store& pods, const std::string
   std::sort(out.begin(), out.end(),
             [](const WorkerPod& a, const WorkerPod& b) { return a.name < b.name; });
   return out;
+}
+
+std::vector<std::string> sessionDemandIndex(const Json& obj) {
+  std::string cluster = obj.value("/spec/clusterRef/name"_json_pointer, std::string());
+  if (cluster.empty()) {
+    return {};
+  }
+  std::string prefix =
+      obj.value("/metadata/namespace"_json_pointer, std::string()) + "/" + cluster + "/";
+  if (!obj.value("/status/worker"_json_pointer, std::string()).empty()) {
+    return {prefix + "assigned"};
+  }
+  bool wants = obj.value("/spec/state"_json_pointer,
+                         std::string(api::toString(api::kDefaultSessionState))) == "Running" &&
+               !obj.contains("/metadata/deletionTimestamp"_json_pointer);
+  return wants ? std::vector<std::string>{prefix + "waiting"} : std::vector<std::string>{};
 }
 
 std::vector<std::string> sessionNameIndex(const Json& obj) {

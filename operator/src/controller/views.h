@@ -21,6 +21,9 @@ inline constexpr const char* kByCluster = "byCluster";  // sessions and pods: "n
 inline constexpr const char* kByWorker = "byWorker";    // sessions: "ns/pod" of status.worker
 // Sessions by "ns/cluster/sessionName" (the effective WAHA name): duplicate names in O(1).
 inline constexpr const char* kBySessionName = "bySessionName";
+// Sessions by "ns/cluster/assigned" (a worker claimed) or "ns/cluster/waiting" (wants to run, no
+// worker yet): a cluster's demand in O(1).
+inline constexpr const char* kByDemand = "byDemand";
 
 struct WorkerPod {
   std::string ns;
@@ -42,6 +45,7 @@ std::string workerBaseUrl(const WorkerPod& pod);
 // Index functions for the informers.
 std::vector<std::string> sessionClusterIndex(const Json& session);
 std::vector<std::string> sessionNameIndex(const Json& session);
+std::vector<std::string> sessionDemandIndex(const Json& session);
 std::vector<std::string> sessionWorkerIndex(const Json& session);
 std::vector<std::string> podClusterIndex(const Json& pod);
 

@@ -78,6 +78,7 @@ struct Rig {
   Rig() {
     sessions.addIndex(kByCluster, sessionClusterIndex);
     sessions.addIndex(kByWorker, sessionWorkerIndex);
+    sessions.addIndex(kByDemand, sessionDemandIndex);
     pods.addIndex(kByCluster, podClusterIndex);
     ctx.metrics = &opMetrics;
   }

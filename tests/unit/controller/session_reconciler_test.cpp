@@ -82,6 +82,7 @@ struct Rig {
   Rig() {
     sessions.addIndex(kByCluster, sessionClusterIndex);
     sessions.addIndex(kByWorker, sessionWorkerIndex);
+    sessions.addIndex(kByDemand, sessionDemandIndex);
     sessions.addIndex(kBySessionName, sessionNameIndex);
     pods.addIndex(kByCluster, podClusterIndex);
     secrets.upsert(std::make_shared<const Json>(secret()));
