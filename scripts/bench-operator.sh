@@ -92,4 +92,4 @@ curl -s "http://127.0.0.1:$MPORT/metrics" | awk '/^controller_runtime_reconcile_
 conflicts=0
 [ -s "$DIR/phones/conflicts.log" ] && conflicts=$(wc -l < "$DIR/phones/conflicts.log")
 echo "bench-operator: operator peak RSS $(( rss / 1024 )) MiB; double runs: $conflicts"
-echo "reproduce: SESSIONS=$SESSIONS WORKERS=$WORKERS FAILOVER=$FAILOVER scripts/bench-operator.sh $1"
+echo "reproduce: SESSIONS=$SESSIONS WORKERS=$WORKERS PER=$PER FAILOVER=$FAILOVER scripts/bench-operator.sh ${1:-build}"
