@@ -63,7 +63,6 @@ TEST_CASE("A WebSocket upgrade over TLS echoes and closes cleanly") {
   namespace beast = boost::beast;
   std::mutex mu;
   std::vector<int> closes;
-  std::shared_ptr<http::WebSocket> kept;
   http::ServerOptions so;
   so.tls = selfSigned();
   auto server = http::makeBeastServer(so);
@@ -85,8 +84,6 @@ TEST_CASE("A WebSocket upgrade over TLS echoes and closes cleanly") {
                       std::lock_guard<std::mutex> lk(mu);
                       closes.push_back(code);
                     });
-                std::lock_guard<std::mutex> lk(mu);
-                kept = ws;
               })
               .ok());
 
