@@ -305,6 +305,11 @@ Lookup RouteTable::lookup(const std::string& session) const {
   return Lookup{Lookup::Kind::Proxy, e.worker, p->second.ip, port_, ""};
 }
 
+std::optional<SessionEntry> RouteTable::session(const std::string& name) const {
+  auto it = sessions_.find(name);
+  return it == sessions_.end() ? std::nullopt : std::optional<SessionEntry>(it->second);
+}
+
 std::map<std::string, std::string> RouteTable::readyWorkers() const {
   std::map<std::string, std::string> out;
   for (const auto& [name, p] : pods_) {

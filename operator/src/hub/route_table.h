@@ -58,10 +58,11 @@ RouteDecision route(std::string_view method, std::string_view path, std::string_
 
 // What the hub knows about one WahaSession of its cluster (from the informer).
 struct SessionEntry {
-  std::string resource;  // metadata.name of the WahaSession
-  std::string worker;    // status.worker (pod name), "" when not placed
-  std::string workerIP;  // status.workerIP
-  std::string phase;     // status.phase ("Migrating" while moving)
+  std::string resource;    // metadata.name of the WahaSession
+  std::string worker;      // status.worker (pod name), "" when not placed
+  std::string workerIP;    // status.workerIP
+  std::string phase;       // status.phase ("Migrating" while moving)
+  std::string wahaStatus;  // status.wahaStatus (STARTING, SCAN_QR_CODE, WORKING, ...)
   bool operator==(const SessionEntry&) const = default;
 };
 
@@ -95,6 +96,7 @@ class RouteTable {
   // Proxy only to a Ready pod whose IP is the one the session was placed on: anything else is a
   // session in flux, answered 503 rather than risking the wrong worker.
   Lookup lookup(const std::string& session) const;
+  std::optional<SessionEntry> session(const std::string& name) const;
   // Ready, not deleting worker pods: name -> IP (list merge, `/ws?session=*`).
   std::map<std::string, std::string> readyWorkers() const;
   std::size_t sessions() const { return sessions_.size(); }

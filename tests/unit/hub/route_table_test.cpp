@@ -171,7 +171,7 @@ TEST_CASE("route table: placed, moving, unplaced, unknown") {
   t.upsertPod("w-1", {"10.0.0.1", true, false});
   t.upsertPod("w-2", {"10.0.0.2", false, false});
   t.upsertPod("w-3", {"10.0.0.3", true, true});
-  t.upsertSession("placed", {"placed", "w-1", "10.0.0.1", "Running"});
+  t.upsertSession("placed", {"placed", "w-1", "10.0.0.1", "Running", ""});
   t.upsertSession("noip", {"noip", "w-1", "", "Starting"});
   t.upsertSession("unplaced", {"unplaced", "", "", "Pending"});
   t.upsertSession("migrating", {"migrating", "w-1", "10.0.0.1", "Migrating"});
