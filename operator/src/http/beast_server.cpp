@@ -45,6 +45,8 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void close() = 0;
   virtual void writeChunk(std::string data) = 0;
   virtual void endStream() = 0;
+  virtual void abortStream() = 0;
+  virtual void whenWritable(std::size_t maxQueued, std::function<void()> fn) = 0;
   virtual net::any_io_executor executor() = 0;
 };
 
@@ -73,6 +75,25 @@ class StreamImpl final : public ResponseStream {
     }
   }
   bool open() const override { return open_; }
+  void abort() override {
+    bool expected = true;
+    if (!open_.compare_exchange_strong(expected, false)) {
+      return;
+    }
+    if (auto c = conn_.lock()) {
+      net::post(c->executor(), [c] { c->abortStream(); });
+    }
+  }
+  void onWritable(std::size_t maxQueuedBytes, std::function<void()> fn) override {
+    auto c = conn_.lock();
+    if (!c) {
+      fn();
+      return;
+    }
+    net::post(c->executor(), [c, maxQueuedBytes, fn = std::move(fn)]() mutable {
+      c->whenWritable(maxQueuedBytes, std::move(fn));
+    });
+  }
   void onClose(std::function<void()> fn) override {
     std::unique_lock<std::mutex> lk(mu_);
     if (closed_) {
@@ -201,12 +222,26 @@ class Connection final : public ConnectionBase {
     }
     activeStream_ = std::move(stream);
     streamOpen_ = true;
+    streamRes_ = {};  // a fresh head for each stream on this connection
     streamRes_.version(version);
     streamRes_.result(static_cast<unsigned>(status));
     for (const auto& [k, v] : h.all()) {
       streamRes_.insert(k, v);
     }
-    streamRes_.chunked(true);
+    // A declared length is kept (a proxied download); otherwise the body goes chunked.
+    fixedLength_ = false;
+    if (auto len = h.get("content-length")) {
+      try {
+        declaredLength_ = std::stoull(*len);
+        fixedLength_ = true;
+      } catch (...) {
+        streamRes_.erase(bhttp::field::content_length);
+      }
+    }
+    if (!fixedLength_) {
+      streamRes_.chunked(true);
+    }
+    sentBytes_ = 0;
     streamSer_.emplace(streamRes_);
     writing_ = true;
     lowest(stream_).expires_never();
@@ -226,8 +261,23 @@ class Connection final : public ConnectionBase {
     if (!streamOpen_ || data.empty()) {
       return;
     }
+    pendingBytes_ += data.size();
     pending_.push_back(std::move(data));
     pump();
+  }
+
+  void abortStream() override {
+    if (streamOpen_) {
+      failStream();
+    }
+  }
+
+  void whenWritable(std::size_t maxQueued, std::function<void()> fn) override {
+    if (!streamOpen_ || pendingBytes_ <= maxQueued) {
+      fn();
+      return;
+    }
+    writableWaiters_.emplace_back(maxQueued, std::move(fn));
   }
 
   void endStream() override {
@@ -334,18 +384,29 @@ class Connection final : public ConnectionBase {
       writing_ = true;
       auto data = std::make_shared<std::string>(std::move(pending_.front()));
       pending_.pop_front();
-      net::async_write(stream_, bhttp::make_chunk(net::buffer(*data)),
-                       [self = self(), data](beast::error_code ec, std::size_t) {
-                         self->writing_ = false;
-                         if (ec) {
-                           self->failStream();
-                           return;
-                         }
-                         self->pump();
-                       });
+      auto done = [self = self(), data](beast::error_code ec, std::size_t) {
+        self->writing_ = false;
+        self->pendingBytes_ -= data->size();
+        self->sentBytes_ += data->size();
+        if (ec) {
+          self->failStream();
+          return;
+        }
+        self->notifyWritable();
+        self->pump();
+      };
+      if (fixedLength_) {
+        net::async_write(stream_, net::buffer(*data), std::move(done));
+      } else {
+        net::async_write(stream_, bhttp::make_chunk(net::buffer(*data)), std::move(done));
+      }
       return;
     }
     if (ending_) {
+      if (fixedLength_) {
+        endFixedStream();
+        return;
+      }
       writing_ = true;
       net::async_write(stream_, bhttp::make_chunk_last(),
                        [self = self()](beast::error_code ec, std::size_t) {
@@ -355,15 +416,42 @@ class Connection final : public ConnectionBase {
                            self->close();
                            return;
                          }
-                         // Only one read may be pending: stop the hang-up watch first.
-                         if (self->peeking_) {
-                           self->resumeAfterPeek_ = true;
-                           beast::error_code ignored;
-                           lowest(self->stream_).socket().cancel(ignored);
-                           return;
-                         }
-                         self->resumeReading();
+                         self->nextAfterStream();
                        });
+    }
+  }
+
+  // A fixed-length body ends without a terminator; one shorter than declared cannot be finished
+  // honestly, so the connection is cut.
+  void endFixedStream() {
+    finishStream();
+    if (declaredLength_ != sentBytes_) {
+      close();
+      return;
+    }
+    nextAfterStream();
+  }
+
+  void nextAfterStream() {
+    // Only one read may be pending: stop the hang-up watch first.
+    if (peeking_) {
+      resumeAfterPeek_ = true;
+      beast::error_code ignored;
+      lowest(stream_).socket().cancel(ignored);
+      return;
+    }
+    resumeReading();
+  }
+
+  void notifyWritable() {
+    for (std::size_t i = 0; i < writableWaiters_.size();) {
+      if (!streamOpen_ || pendingBytes_ <= writableWaiters_[i].first) {
+        auto fn = std::move(writableWaiters_[i].second);
+        writableWaiters_.erase(writableWaiters_.begin() + static_cast<std::ptrdiff_t>(i));
+        fn();
+      } else {
+        ++i;
+      }
     }
   }
 
@@ -371,6 +459,8 @@ class Connection final : public ConnectionBase {
     streamOpen_ = false;
     ending_ = false;
     pending_.clear();
+    pendingBytes_ = 0;
+    notifyWritable();
     if (activeStream_) {
       auto s = std::move(activeStream_);
       s->closed();
@@ -404,6 +494,11 @@ class Connection final : public ConnectionBase {
   bhttp::response<bhttp::empty_body> streamRes_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSer_;
   std::deque<std::string> pending_;
+  std::size_t pendingBytes_ = 0;
+  std::size_t sentBytes_ = 0;
+  bool fixedLength_ = false;
+  std::size_t declaredLength_ = 0;
+  std::vector<std::pair<std::size_t, std::function<void()>>> writableWaiters_;
   std::shared_ptr<StreamImpl> activeStream_;
   bool streamOpen_ = false;
   bool writing_ = false;

@@ -38,6 +38,16 @@ class ResponseStream {
   // Runs once, on a server thread, when the stream ends for any reason (client gone, end()).
   // Runs at once if that already happened.
   virtual void onClose(std::function<void()> fn) = 0;
+  // Cuts the answer short: the client's connection is closed, so it sees a truncated body rather
+  // than a complete one (a proxied upstream that broke mid-body).
+  virtual void abort() { end(); }
+  // Backpressure for producers faster than the client: `fn` runs once (on a server thread) when
+  // no more than `maxQueuedBytes` wait to be sent, or when the stream closed (write() then says
+  // so). Runs at once if that already holds.
+  virtual void onWritable(std::size_t maxQueuedBytes, std::function<void()> fn) {
+    (void)maxQueuedBytes;
+    fn();
+  }
 };
 
 // The answer channel of one request. Exactly one of respond()/startStream() must be called,
