@@ -308,7 +308,8 @@ int runHub(std::map<std::string, Flag>& f) {
   http::UpstreamOptions uo;
   uo.threads = threads;
   auto upstream = http::makeBeastUpstreamPool(uo);
-  auto ws = http::makeBeastWsConnector(1);
+  // The WebSocket client arrives with the ws branch; until then /ws answers 501.
+  std::unique_ptr<http::WsConnector> ws;
   hub::HubServer hubServer(**kube, *upstream, ws.get(), clock, random, metrics, ho);
 
   http::ServerOptions mopts;
@@ -333,7 +334,9 @@ int runHub(std::map<std::string, Flag>& f) {
   }
   log::info("waha-operator hub stopping");
   hubServer.stop();
-  ws->stop();
+  if (ws) {
+    ws->stop();
+  }
   upstream->stop();
   server.stop();
   return 0;

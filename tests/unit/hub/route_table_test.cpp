@@ -172,13 +172,13 @@ TEST_CASE("route table: placed, moving, unplaced, unknown") {
   t.upsertPod("w-2", {"10.0.0.2", false, false});
   t.upsertPod("w-3", {"10.0.0.3", true, true});
   t.upsertSession("placed", {"placed", "w-1", "10.0.0.1", "Running", ""});
-  t.upsertSession("noip", {"noip", "w-1", "", "Starting"});
-  t.upsertSession("unplaced", {"unplaced", "", "", "Pending"});
-  t.upsertSession("migrating", {"migrating", "w-1", "10.0.0.1", "Migrating"});
-  t.upsertSession("notready", {"notready", "w-2", "10.0.0.2", "Running"});
-  t.upsertSession("deleting", {"deleting", "w-3", "10.0.0.3", "Running"});
-  t.upsertSession("gone", {"gone", "w-9", "10.0.0.9", "Running"});
-  t.upsertSession("stale", {"stale", "w-1", "10.0.0.7", "Running"});
+  t.upsertSession("noip", {"noip", "w-1", "", "Starting", ""});
+  t.upsertSession("unplaced", {"unplaced", "", "", "Pending", ""});
+  t.upsertSession("migrating", {"migrating", "w-1", "10.0.0.1", "Migrating", ""});
+  t.upsertSession("notready", {"notready", "w-2", "10.0.0.2", "Running", ""});
+  t.upsertSession("deleting", {"deleting", "w-3", "10.0.0.3", "Running", ""});
+  t.upsertSession("gone", {"gone", "w-9", "10.0.0.9", "Running", ""});
+  t.upsertSession("stale", {"stale", "w-1", "10.0.0.7", "Running", ""});
 
   auto p = t.lookup("placed");
   CHECK(p.kind == Lookup::Kind::Proxy);
@@ -201,13 +201,13 @@ TEST_CASE("route table: placed, moving, unplaced, unknown") {
 TEST_CASE("route table: a move is routed to the new worker once the cache has it") {
   RouteTable t(3000);
   t.upsertPod("w-1", {"10.0.0.1", true, false});
-  t.upsertSession("s", {"s", "w-1", "10.0.0.1", "Running"});
+  t.upsertSession("s", {"s", "w-1", "10.0.0.1", "Running", ""});
   REQUIRE(t.lookup("s").pod == "w-1");
   // The old pod goes away: never routed there again, 503 until the new assignment arrives.
   t.removePod("w-1");
   CHECK(t.lookup("s").kind == Lookup::Kind::NotPlaced);
   t.upsertPod("w-2", {"10.0.0.2", true, false});
-  t.upsertSession("s", {"s", "w-2", "10.0.0.2", "Running"});
+  t.upsertSession("s", {"s", "w-2", "10.0.0.2", "Running", ""});
   auto l = t.lookup("s");
   CHECK(l.kind == Lookup::Kind::Proxy);
   CHECK(l.ip == "10.0.0.2");
