@@ -55,6 +55,19 @@ PodEntry podEntry(const kube::Json& pod) {
   return e;
 }
 
+// data (base64), or stringData as an API server that has not folded it into data yet keeps it.
+std::optional<std::string> secretValue(const kube::Json& secret, const std::string& key) {
+  const auto& data = secret.value("data", kube::Json::object());
+  if (auto it = data.find(key); it != data.end() && it->is_string()) {
+    return base64Decode(it->get<std::string>());
+  }
+  const auto& plain = secret.value("stringData", kube::Json::object());
+  if (auto it = plain.find(key); it != plain.end() && it->is_string()) {
+    return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 HubCache::HubCache(kube::KubeClient& kube, Clock& clock, Random& random, CacheOptions options)
@@ -186,6 +199,14 @@ void HubCache::keyLoop() {
   }
 }
 
+// Logged once per distinct problem: the key thread retries every second until it succeeds.
+void HubCache::keyProblem(const std::string& message) {
+  if (message != lastKeyProblem_) {
+    lastKeyProblem_ = message;
+    log::warn("hub: API key not read", {{"cluster", options_.cluster}, {"error", message}});
+  }
+}
+
 bool HubCache::readKey() {
   auto obj = clusters_->store().get(kube::objectKey(options_.ns, options_.cluster));
   if (!obj) {
@@ -199,15 +220,12 @@ bool HubCache::readKey() {
   if (const auto& ref = cluster->spec.apiKeySecretRef) {
     auto secret = kube_.get(kSecrets, options_.ns, ref->name);
     if (!secret.ok()) {
-      log::warn("hub: cannot read the API key Secret",
-                {{"secret", ref->name}, {"error", secret.error().message}});
+      keyProblem("cannot read the API key Secret " + ref->name + ": " + secret.error().message);
       return false;
     }
-    const auto& data = secret->value("data", kube::Json::object());
-    auto it = data.find(ref->key);
-    key = it != data.end() && it->is_string() ? base64Decode(it->get<std::string>()) : std::nullopt;
+    key = secretValue(*secret, ref->key);
     if (!key || key->empty()) {
-      log::warn("hub: the API key Secret has no such key", {{"secret", ref->name}});
+      keyProblem("the API key Secret " + ref->name + " has no key " + ref->key);
       return false;
     }
   }
@@ -217,6 +235,7 @@ bool HubCache::readKey() {
       key_ = std::make_shared<const std::string>(std::move(*key));
     }
   }
+  lastKeyProblem_.clear();
   if (!keyRead_.exchange(true)) {
     log::info("hub: API key read", {{"cluster", options_.cluster}});
   }

@@ -59,6 +59,7 @@ class HubCache {
   void changed();
   void keyLoop();
   bool readKey();
+  void keyProblem(const std::string& message);
 
   kube::KubeClient& kube_;
   Clock& clock_;
@@ -73,6 +74,7 @@ class HubCache {
   mutable std::mutex keyMu_;
   std::shared_ptr<const std::string> key_;
   std::atomic<bool> keyRead_{false};
+  std::string lastKeyProblem_;  // the key thread's only
 
   std::mutex waitMu_;
   std::condition_variable waitCv_;
