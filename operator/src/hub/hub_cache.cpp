@@ -156,7 +156,11 @@ void HubCache::changed() {
   }
   waitCv_.notify_all();
   if (!keyRead_) {
-    stopCv_.notify_all();  // the key thread retries at once once the cluster is cached
+    {
+      std::lock_guard<std::mutex> lk(stopMu_);
+      keyWake_ = true;  // the key thread retries at once: the cluster may be cached now
+    }
+    stopCv_.notify_all();
   }
 }
 
@@ -195,7 +199,8 @@ void HubCache::keyLoop() {
     // Until the first read succeeds retry every second (the pod is not ready without it).
     auto wait = ok || keyRead_ ? std::chrono::duration_cast<Duration>(options_.keyRefresh)
                                : std::chrono::duration_cast<Duration>(std::chrono::seconds(1));
-    clock_.waitUntil(lk, stopCv_, clock_.now() + wait, [this] { return stopping_; });
+    clock_.waitUntil(lk, stopCv_, clock_.now() + wait, [this] { return stopping_ || keyWake_; });
+    keyWake_ = false;
   }
 }
 

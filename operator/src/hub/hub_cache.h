@@ -83,6 +83,7 @@ class HubCache {
   std::mutex stopMu_;
   std::condition_variable stopCv_;
   bool stopping_ = false;
+  bool keyWake_ = false;  // a cache change while the key is still unread
   std::thread keyThread_;
 };
 

@@ -24,6 +24,13 @@ bool droppedHeader(const std::string& name) {
   return false;
 }
 
+// A GET without Content-Length or Transfer-Encoding has no body: nothing to stream, and a
+// reader of unknown length would make the upstream request chunked.
+bool declaresBody(const http::Request& req) {
+  return req.headers.has("Transfer-Encoding") ||
+         (req.headers.has("Content-Length") && req.header("Content-Length") != "0");
+}
+
 std::string isoTime(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -58,7 +65,7 @@ Status HubServer::start() {
   // whole); body-routed calls and the session API need the JSON, read whole up to maxBodyBytes.
   so.streamBody = [](const http::Request& head) {
     auto d = route(head.method, head.path, head.query);
-    return d.kind == RouteKind::Proxy && d.source != SessionSource::Body &&
+    return declaresBody(head) && d.kind == RouteKind::Proxy && d.source != SessionSource::Body &&
            !needsBody(head.method, head.path);
   };
   server_ = http::makeBeastServer(so);
@@ -67,6 +74,9 @@ Status HubServer::start() {
 }
 
 void HubServer::stop() {
+  if (stopped_.exchange(true)) {
+    return;
+  }
   if (server_) {
     server_->stop();
   }
@@ -212,7 +222,9 @@ void HubServer::proxy(http::Request& req, std::shared_ptr<http::Exchange> ex,
   http::UpstreamRequest up = upstreamRequest(req, req.target);
   up.headers.set("Host", l.ip + ":" + std::to_string(l.port));
   up.body = std::move(req.body);
-  up.bodyReader = req.bodyReader;
+  if (declaresBody(req)) {
+    up.bodyReader = req.bodyReader;
+  }
   http::ForwardHooks hooks;
   hooks.onDone = [this, label = d.label, pod = l.pod](const http::ForwardResult& r) {
     metrics_.request(r.status, label);

@@ -93,6 +93,7 @@ class HubServer {
   ThreadPool control_;
   std::unique_ptr<http::HttpServer> server_;
   std::chrono::system_clock::time_point started_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace waha::hub
