@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "http/beast_streamed_body.h"
 #include "http/server.h"
 
 namespace waha::http {
@@ -47,7 +48,31 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void endStream() = 0;
   virtual void abortStream() = 0;
   virtual void whenWritable(std::size_t maxQueued, std::function<void()> fn) = 0;
+  virtual void readBody(std::uint64_t request, BodyReader::PieceFn fn) = 0;
   virtual net::any_io_executor executor() = 0;
+};
+
+// Request::bodyReader of a streamed request: reads through the connection, on its strand.
+class BodyReaderImpl final : public BodyReader {
+ public:
+  BodyReaderImpl(std::weak_ptr<ConnectionBase> conn, std::uint64_t request,
+                 std::optional<std::size_t> length)
+      : conn_(std::move(conn)), request_(request), length_(length) {}
+  void read(PieceFn fn) override {
+    auto c = conn_.lock();
+    if (!c) {
+      fn(Error::make(400, "BodyUnavailable", "client connection closed"), false);
+      return;
+    }
+    net::post(c->executor(),
+              [c, r = request_, fn = std::move(fn)]() mutable { c->readBody(r, std::move(fn)); });
+  }
+  std::optional<std::size_t> contentLength() const override { return length_; }
+
+ private:
+  std::weak_ptr<ConnectionBase> conn_;
+  std::uint64_t request_;  // which request of the connection this body belongs to
+  std::optional<std::size_t> length_;
 };
 
 class StreamImpl final : public ResponseStream {
@@ -208,8 +233,21 @@ class Connection final : public ConnectionBase {
                            self->close();
                            return;
                          }
-                         self->readRequest();
+                         self->afterAnswer();
                        });
+  }
+
+  void readBody(std::uint64_t request, BodyReader::PieceFn fn) override {
+    if (!body_ || request != bodySeq_ || closed_) {
+      fn(Error::make(400, "BodyUnavailable", "request body no longer readable"), false);
+      return;
+    }
+    body_->read(self(), std::move(fn), [self = self()] {
+      if (self->afterBodyRead_) {
+        self->afterBodyRead_ = false;
+        self->afterAnswer();
+      }
+    });
   }
 
   ~Connection() override { finishStream(); }
@@ -252,7 +290,11 @@ class Connection final : public ConnectionBase {
                                   self->failStream();
                                   return;
                                 }
-                                self->watchForClose();
+                                // A body still arriving is read by its handler; a hang-up
+                                // shows there.
+                                if (!self->body_ || !self->body_->active()) {
+                                  self->watchForClose();
+                                }
                                 self->pump();
                               });
   }
@@ -294,6 +336,10 @@ class Connection final : public ConnectionBase {
   }
 
   void readRequest() {
+    if (opts_.streamBody) {
+      readHead();
+      return;
+    }
     parser_.emplace();
     parser_->body_limit(opts_.maxBodyBytes);
     parser_->header_limit(64 * 1024);
@@ -313,8 +359,92 @@ class Connection final : public ConnectionBase {
         });
   }
 
-  void dispatch() {
-    auto msg = parser_->release();
+  // ServerOptions::streamBody: the head alone first, then either the whole body as usual or the
+  // handler at once with a BodyReader.
+  void readHead() {
+    headParser_.emplace();
+    headParser_->body_limit(opts_.maxBodyBytes);
+    headParser_->header_limit(64 * 1024);
+    lowest(stream_).expires_after(opts_.idleTimeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *headParser_, [self = self()](beast::error_code ec, std::size_t) {
+          if (ec == bhttp::error::body_limit) {
+            self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                               false);
+            return;
+          }
+          if (ec) {
+            self->close();
+            return;
+          }
+          self->onHead();
+        });
+  }
+
+  void onHead() {
+    auto& head = headParser_->get();
+    Request req = toRequest(head);
+    bool stream = false;
+    try {
+      stream = opts_.streamBody(req);
+    } catch (...) {
+      log::error("http server: streamBody threw", {{"path", req.path}});
+    }
+    if (!stream) {
+      parser_.emplace(std::move(*headParser_));
+      headParser_.reset();
+      bhttp::async_read(
+          stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
+            if (ec == bhttp::error::body_limit) {
+              self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                                 false);
+              return;
+            }
+            if (ec) {
+              self->close();
+              return;
+            }
+            self->dispatch();
+          });
+      return;
+    }
+    auto len = headParser_->content_length();
+    bool expect = iequals(req.header("expect"), "100-continue");
+    body_.emplace(stream_, buffer_, *headParser_, opts_.idleTimeout, expect);
+    req.bodyReader = std::make_shared<BodyReaderImpl>(
+        shared_from_this(), ++bodySeq_,
+        len ? std::optional<std::size_t>(static_cast<std::size_t>(*len)) : std::nullopt);
+    invoke(req, head.version(), head.keep_alive());
+  }
+
+  // The answer is out: what the handler left of a streamed body is read and dropped, so the
+  // connection can serve its next request.
+  void afterAnswer() {
+    if (!body_) {
+      resumeReading();
+      return;
+    }
+    body_->detach();
+    if (body_->broken() || (body_->active() && body_->awaitingContinue())) {
+      close();
+      return;
+    }
+    if (body_->reading()) {
+      afterBodyRead_ = true;  // the pending read's completion comes back here
+      return;
+    }
+    body_->discard(self(), [self = self()](bool ok) {
+      if (!ok) {
+        self->close();
+        return;
+      }
+      self->body_.reset();
+      self->headParser_.reset();
+      self->resumeReading();
+    });
+  }
+
+  Request toRequest(const bhttp::request_header<>& msg) {
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -326,10 +456,20 @@ class Connection final : public ConnectionBase {
     for (const auto& f : msg) {
       req.headers.add(std::string(f.name_string()), std::string(f.value()));
     }
-    req.body = std::move(msg.body());
     req.localAddress = local_;
     req.remoteAddress = remote_;
-    auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), msg.version(), msg.keep_alive());
+    return req;
+  }
+
+  void dispatch() {
+    auto msg = parser_->release();
+    Request req = toRequest(msg);
+    req.body = std::move(msg.body());
+    invoke(req, msg.version(), msg.keep_alive());
+  }
+
+  void invoke(Request& req, unsigned version, bool keepAlive) {
+    auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), version, keepAlive);
     try {
       handler_(req, ex);
     } catch (const std::exception& e) {
@@ -440,7 +580,7 @@ class Connection final : public ConnectionBase {
       lowest(stream_).socket().cancel(ignored);
       return;
     }
-    resumeReading();
+    afterAnswer();
   }
 
   void notifyWritable() {
@@ -491,6 +631,11 @@ class Connection final : public ConnectionBase {
   beast::flat_buffer buffer_;
   beast::flat_buffer peek_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // A streamed request (ServerOptions::streamBody): its head parser, then its body's reader.
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> headParser_;
+  std::optional<StreamedBody<Stream>> body_;
+  std::uint64_t bodySeq_ = 0;
+  bool afterBodyRead_ = false;
   bhttp::response<bhttp::empty_body> streamRes_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSer_;
   std::deque<std::string> pending_;

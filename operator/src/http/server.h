@@ -21,7 +21,8 @@ class BodyReader {
   // Reads the next piece, asynchronously: `fn` runs once on an I/O thread with a non-empty piece
   // (last=false), or an empty piece and last=true at the end of the body, or an Error (client gone,
   // body over ServerOptions::maxBodyBytes). Call again only after `fn` ran.
-  virtual void read(std::function<void(Result<std::string> piece, bool last)> fn) = 0;
+  using PieceFn = std::function<void(Result<std::string> piece, bool last)>;
+  virtual void read(PieceFn fn) = 0;
   // Content-Length when the client sent one (chunked uploads: nullopt).
   virtual std::optional<std::size_t> contentLength() const = 0;
 };

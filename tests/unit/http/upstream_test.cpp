@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -107,6 +108,29 @@ class RawUpstream {
   std::vector<std::thread> threads_;
 };
 
+// Passes a client's body through, noting the size of every piece.
+class CountingReader final : public BodyReader {
+ public:
+  CountingReader(std::shared_ptr<BodyReader> inner, std::atomic<std::size_t>& pieces,
+                 std::atomic<std::size_t>& largest)
+      : inner_(std::move(inner)), pieces_(pieces), largest_(largest) {}
+  void read(PieceFn fn) override {
+    inner_->read([this, fn = std::move(fn)](Result<std::string> piece, bool last) {
+      if (piece.ok() && !piece->empty()) {
+        ++pieces_;
+        largest_ = std::max(largest_.load(), piece->size());
+      }
+      fn(std::move(piece), last);
+    });
+  }
+  std::optional<std::size_t> contentLength() const override { return inner_->contentLength(); }
+
+ private:
+  std::shared_ptr<BodyReader> inner_;
+  std::atomic<std::size_t>& pieces_;
+  std::atomic<std::size_t>& largest_;
+};
+
 // The front server: forwards every request to `target` (the hub's job, minus routing).
 struct Front {
   Front(UpstreamPool& pool, int upstreamPort, ServerOptions opts = {},
@@ -120,7 +144,10 @@ struct Front {
                   up.target = req.target;
                   up.headers = req.headers;
                   up.body = std::move(req.body);
-                  up.bodyReader = req.bodyReader;
+                  if (req.bodyReader) {
+                    up.bodyReader =
+                        std::make_shared<CountingReader>(req.bodyReader, pieces, largestPiece);
+                  }
                   up.timeout = timeout;
                   ForwardHooks hooks;
                   hooks.onDone = [this](const ForwardResult& r) {
@@ -141,6 +168,8 @@ struct Front {
   std::unique_ptr<HttpServer> server;
   std::mutex mu;
   std::vector<ForwardResult> done;
+  std::atomic<std::size_t> pieces{0};
+  std::atomic<std::size_t> largestPiece{0};
 };
 
 std::string pattern(std::size_t n) {
@@ -336,4 +365,52 @@ TEST_CASE("fetch reads a whole answer, or fails with code 0") {
   REQUIRE(results[1].error().code == 0);
   pool->stop();
   upstream->stop();
+}
+
+TEST_CASE("a multi-MB upload is piped upstream piece by piece and arrives intact") {
+  const auto big = pattern(8 * 1024 * 1024 + 3);
+  std::atomic<std::size_t> seen{0};
+  std::atomic<bool> intact{false};
+  auto upstream = makeBeastServer({});
+  REQUIRE(upstream
+              ->start(syncHandler([&](const Request& r) {
+                seen = r.body.size();
+                intact = std::hash<std::string>{}(r.body) == std::hash<std::string>{}(big);
+                return Response::json(201, R"({"ok":true})");
+              }))
+              .ok());
+  auto pool = makeBeastUpstreamPool();
+  ServerOptions opts;
+  opts.streamBody = [](const Request& head) { return head.method == "POST"; };
+  Front front(*pool, upstream->port(), opts);
+  for (int i = 0; i < 2; ++i) {
+    auto res = test::httpRequest("POST", front.url("/api/files"), big);
+    REQUIRE(res.status == 201);
+    REQUIRE(seen == big.size());
+    REQUIRE(intact);
+  }
+  REQUIRE(front.pieces > 2);
+  REQUIRE(front.largestPiece <= 64 * 1024);
+  REQUIRE(test::waitFor([&] { return front.doneCount() == 2; }));
+  REQUIRE(front.done[1].status == 201);
+  pool->stop();
+  front.server->stop();
+}
+
+TEST_CASE("onDone runs exactly once per forward, with the status sent") {
+  RawUpstream upstream([](tcp::socket& s, const RawRequest& r) {
+    return RawUpstream::answer(s, "x", r.target() == "/missing" ? 404 : 200);
+  });
+  auto pool = makeBeastUpstreamPool();
+  Front front(*pool, upstream.port());
+  REQUIRE(test::httpGet(front.url("/a")).status == 200);
+  REQUIRE(test::httpGet(front.url("/missing")).status == 404);
+  REQUIRE(test::waitFor([&] { return front.doneCount() == 2; }));
+  // Stopping ends every forward: nothing more can arrive after this.
+  pool->stop();
+  front.server->stop();
+  REQUIRE(front.doneCount() == 2);
+  REQUIRE(front.done[0].status == 200);
+  REQUIRE(front.done[1].status == 404);
+  REQUIRE(front.done[1].upstreamOk);
 }
