@@ -308,8 +308,7 @@ int runHub(std::map<std::string, Flag>& f) {
   http::UpstreamOptions uo;
   uo.threads = threads;
   auto upstream = http::makeBeastUpstreamPool(uo);
-  // The WebSocket client arrives with the ws branch; until then /ws answers 501.
-  std::unique_ptr<http::WsConnector> ws;
+  auto ws = http::makeBeastWsConnector(1);
   hub::HubServer hubServer(**kube, *upstream, ws.get(), clock, random, metrics, ho);
 
   http::ServerOptions mopts;
