@@ -73,7 +73,12 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
   }
 
   void start() {
-    buildRequest();
+    try {
+      buildRequest();
+    } catch (const std::exception& e) {
+      fail(502, std::string("cannot build the upstream request: ") + e.what());
+      return;
+    }
     acquire(true);
   }
 
