@@ -34,7 +34,10 @@ class StreamedBody {
         parser_(parser),
         timeout_(timeout),
         expectContinue_(expectContinue),
-        active_(!parser.is_done()) {}
+        active_(!parser.is_done()) {
+    // Beast reads at most the buffer's free capacity per call: make room for a whole piece.
+    buffer_.reserve(kPieceBytes);
+  }
 
   bool active() const { return active_; }  // body not read to its end yet
   bool reading() const { return reading_; }

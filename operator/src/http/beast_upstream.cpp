@@ -73,7 +73,12 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
   }
 
   void start() {
-    buildRequest();
+    try {
+      buildRequest();
+    } catch (const std::exception& e) {
+      fail(502, std::string("cannot build the upstream request: ") + e.what());
+      return;
+    }
     acquire(true);
   }
 
@@ -295,6 +300,16 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
   // Fast path: a small body is read whole and answered in one go.
   void readWhole() {
     whole_.emplace(std::move(*head_));
+    // Small answers usually arrived with their head: parse them from the buffer at once, saving
+    // a round through the reactor.
+    beast::error_code ec;
+    while (!whole_->is_done() && conn_->buffer.size() > 0 && !ec) {
+      conn_->buffer.consume(whole_->put(conn_->buffer.data(), ec));
+    }
+    if (whole_->is_done()) {
+      complete(std::move(whole_->get().body()));
+      return;
+    }
     conn_->stream.expires_after(req_.timeout);
     bhttp::async_read(conn_->stream, conn_->buffer, *whole_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {

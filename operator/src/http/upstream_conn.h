@@ -32,7 +32,9 @@ using Clock = std::chrono::steady_clock;
 bool isHopByHop(std::string_view name);
 
 struct UpConn {
-  explicit UpConn(net::any_io_executor ex) : stream(std::move(ex)) {}
+  // Beast reads at most the buffer's free capacity (512 bytes at the least) per call: room for a
+  // whole piece keeps big bodies from trickling in 512 bytes at a time.
+  explicit UpConn(net::any_io_executor ex) : stream(std::move(ex)) { buffer.reserve(64 * 1024); }
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
   Clock::time_point idleSince;
