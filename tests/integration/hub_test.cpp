@@ -7,10 +7,13 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
+#include "http/websocket.h"
 #include "sim/kube/tests/kubesim_fixture.h"
 #include "support/test_http.h"
 
@@ -126,6 +129,7 @@ class World {
     return s.is_object() && s.contains("status") && s["status"].value("phase", "") == "Running" &&
            s["status"].value("wahaStatus", "") == "SCAN_QR_CODE";
   }
+  int port() const { return port_; }
   KubeSim& sim() { return sim_; }
   std::string logs() { return hub_ ? hub_->log().substr(0, 3000) : ""; }
 
@@ -204,6 +208,48 @@ TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
   auto upload = w.call("POST", "/api/s-2/auth/request-code", big);
   CHECK(upload.status == 201);
   CHECK(upload.headers.getOr("X-Waha-Worker") == w.workerOf("s-2"));
+
+  // One session's events through the hub's /ws: pairing it on its worker (the simulator's hook)
+  // makes it WORKING, and the session.status event arrives through the hub.
+  {
+    auto connector = http::makeBeastWsConnector(1);
+    std::promise<Result<std::shared_ptr<http::WebSocket>>> opened;
+    http::WsConnectOptions o;
+    o.url = "ws://127.0.0.1:" + std::to_string(w.port()) + "/ws?session=s-3&events=session.status";
+    o.headers.set("X-Api-Key", kApiKey);
+    connector->connect(o, [&](Result<std::shared_ptr<http::WebSocket>> r) { opened.set_value(r); });
+    auto ws = opened.get_future().get();
+    REQUIRE(ws.ok());
+    std::mutex mu;
+    std::vector<Json> events;
+    (*ws)->start(
+        [&](http::WsMessage m) {
+          std::lock_guard<std::mutex> lk(mu);
+          events.push_back(Json::parse(m.data, nullptr, false));
+        },
+        [](int, std::string) {});
+    std::string ip = w.get("wahasession/s-3")["status"].value("workerIP", "");
+    auto paired = httpRequest("POST", "http://" + ip + ":3000/_sim/sessions/s-3/pair",
+                              R"({"id":"79000000003@c.us"})",
+                              {{"X-Api-Key", kApiKey}, {"Content-Type", "application/json"}});
+    CHECK(paired.status == 201);
+    bool working = waitFor(
+        [&] {
+          std::lock_guard<std::mutex> lk(mu);
+          for (const auto& e : events) {
+            if (e.is_object() && e.value("session", "") == "s-3" &&
+                e.value("event", "") == "session.status" &&
+                e["payload"].value("status", "") == "WORKING") {
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(10));
+    CHECK(working);
+    (*ws)->close();
+    connector->stop();
+  }
 
   // Unplaced (the operator is down): 503 + Retry-After, never a hang or a wrong worker. A create
   // through the hub meanwhile becomes a WahaSession and a 202.
