@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -70,6 +71,9 @@ class HubServer {
   http::UpstreamRequest upstreamRequest(const http::Request& req, std::string target) const;
 
   // hub_sessions.cpp: the session API through the WahaSession resource.
+  // Runs `fn` on a control thread; an exception becomes a 502 (never an escaped throw).
+  void control(const std::shared_ptr<http::Exchange>& ex, const std::string& label,
+               std::function<void()> fn);
   void listSessions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void createSession(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void updateSession(const http::Request& req, std::shared_ptr<http::Exchange> ex,

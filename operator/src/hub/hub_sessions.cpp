@@ -66,6 +66,12 @@ std::optional<Json> jsonBody(const std::string& body) {
   return j;
 }
 
+// A string field, "" when absent or of another type (a worker's JSON is not trusted to throw on).
+std::string stringField(const Json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool isLive(const std::string& wahaStatus) {
   return wahaStatus == "STARTING" || wahaStatus == "SCAN_QR_CODE" || wahaStatus == "WORKING";
 }
@@ -99,8 +105,8 @@ struct ListMerge {
       return false;
     }
     for (auto& s : list) {
-      std::string name = s.is_object() ? s.value("name", "") : "";
-      bool stopped = s.is_object() && s.value("status", "") == "STOPPED";
+      std::string name = s.is_object() ? stringField(s, "name") : "";
+      bool stopped = s.is_object() && stringField(s, "status") == "STOPPED";
       if (!name.empty() && (all || !stopped) && names.insert(name).second) {
         items.push_back(std::move(s));
       }
@@ -145,6 +151,22 @@ void HubServer::listSessions(const http::Request& req, std::shared_ptr<http::Exc
   }
 }
 
+void HubServer::control(const std::shared_ptr<http::Exchange>& ex, const std::string& label,
+                        std::function<void()> fn) {
+  bool queued = control_.post([this, ex, label, fn = std::move(fn)] {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log::error("hub: session API call failed", {{"route", label}, {"error", e.what()}});
+      metrics_.miss("upstream_error");
+      answer(ex, wahaError(502, "The hub could not complete the call"), label);
+    }
+  });
+  if (!queued) {
+    answer(ex, wahaError(503, "The hub is stopping"), label);
+  }
+}
+
 void HubServer::createSession(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
   auto body = jsonBody(req.body);
   if (!body) {
@@ -162,7 +184,11 @@ void HubServer::createSession(const http::Request& req, std::shared_ptr<http::Ex
                   "sessions.create");
   }
   // WAHA's own default for `start` changed across releases; the hub follows the OpenAPI (true).
-  bool start = body->value("start", true);
+  auto startField = body->find("start");
+  if (startField != body->end() && !startField->is_boolean()) {
+    return answer(ex, wahaError(400, "start must be a boolean"), "sessions.create");
+  }
+  bool start = startField == body->end() || startField->get<bool>();
   Json config = body->value("config", Json());
   Json spec = {{"clusterRef", {{"name", options_.cluster}}},
                {"state", start ? "Running" : "Stopped"}};
@@ -180,7 +206,7 @@ void HubServer::createSession(const http::Request& req, std::shared_ptr<http::Ex
                 {"namespace", options_.ns},
                 {"labels", {{"app.kubernetes.io/created-by", "waha-hub"}}}}},
               {"spec", spec}};
-  control_.post([this, ex, obj, name, start, config] {
+  control(ex, "sessions.create", [this, ex, obj, name, start, config] {
     auto created = kube_.create(kSessions, options_.ns, obj);
     if (!created.ok()) {
       return answer(
@@ -240,15 +266,17 @@ void HubServer::updateSession(const http::Request& req, std::shared_ptr<http::Ex
   // PUT replaces the whole config, as WAHA does: a JSON patch, not a merge.
   Json config = body->value("config", Json::object());
   Json patch = Json::array({{{"op", "add"}, {"path", "/spec/config"}, {"value", config}}});
-  control_.post([this, ex, d, resource = entry->resource, status = entry->wahaStatus, patch,
-                 config] {
-    auto r = kube_.patch(kSessions, options_.ns, resource, kube::PatchType::Json, patch.dump());
-    if (!r.ok()) {
-      return answer(ex, r.error().code == 404 ? sessionNotFound() : kubeError(r.error()), d.label);
-    }
-    Json s = {{"name", d.session}, {"status", status}, {"config", config}};
-    answer(ex, http::Response::json(200, s.dump()), d.label);
-  });
+  control(ex, d.label,
+          [this, ex, d, resource = entry->resource, status = entry->wahaStatus, patch, config] {
+            auto r =
+                kube_.patch(kSessions, options_.ns, resource, kube::PatchType::Json, patch.dump());
+            if (!r.ok()) {
+              return answer(ex, r.error().code == 404 ? sessionNotFound() : kubeError(r.error()),
+                            d.label);
+            }
+            Json s = {{"name", d.session}, {"status", status}, {"config", config}};
+            answer(ex, http::Response::json(200, s.dump()), d.label);
+          });
 }
 
 void HubServer::setState(std::shared_ptr<http::Exchange> ex, const RouteDecision& d, bool running) {
@@ -258,7 +286,7 @@ void HubServer::setState(std::shared_ptr<http::Exchange> ex, const RouteDecision
     return answer(ex, sessionNotFound(), d.label);
   }
   Json patch = {{"spec", {{"state", running ? "Running" : "Stopped"}}}};
-  control_.post([this, ex, d, resource = entry->resource, running, patch] {
+  control(ex, d.label, [this, ex, d, resource = entry->resource, running, patch] {
     auto r = kube_.patch(kSessions, options_.ns, resource, kube::PatchType::Merge, patch.dump());
     if (!r.ok()) {
       return answer(ex, r.error().code == 404 ? sessionNotFound() : kubeError(r.error()), d.label);
@@ -274,7 +302,7 @@ void HubServer::deleteSession(std::shared_ptr<http::Exchange> ex, const RouteDec
     // WAHA's DELETE is idempotent: a session that is not there is already deleted.
     return answer(ex, http::Response::json(200, ""), d.label);
   }
-  control_.post([this, ex, d, resource = entry->resource] {
+  control(ex, d.label, [this, ex, d, resource = entry->resource] {
     auto st = kube_.remove(kSessions, options_.ns, resource);
     if (!st.ok() && st.error().code != 404) {
       return answer(ex, kubeError(st.error()), d.label);

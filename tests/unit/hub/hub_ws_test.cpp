@@ -134,30 +134,31 @@ TEST_CASE("hub /ws: one session's worker both ways; session=* merges every worke
   REQUIRE(waitFor([&] { return hub.ready(); }, std::chrono::seconds(10)));
   std::string base = "ws://127.0.0.1:" + std::to_string(hub.port());
 
-  auto open = [&](const std::string& query, Received& got) {
+  // `got` is shared with the socket's callbacks, which may run after the caller's scope ends.
+  auto open = [&](const std::string& query, const std::shared_ptr<Received>& got) {
     std::promise<Result<std::shared_ptr<http::WebSocket>>> p;
     connector->connect({base + "/ws?" + query, {}, std::chrono::seconds(5)},
                        [&p](Result<std::shared_ptr<http::WebSocket>> r) { p.set_value(r); });
     auto r = p.get_future().get();
     REQUIRE(r.ok());
     (*r)->start(
-        [&got](http::WsMessage m) {
-          std::lock_guard<std::mutex> lk(got.mu);
-          got.messages.push_back(m.data);
+        [got](http::WsMessage m) {
+          std::lock_guard<std::mutex> lk(got->mu);
+          got->messages.push_back(m.data);
         },
-        [&got](int, std::string) {
-          std::lock_guard<std::mutex> lk(got.mu);
-          got.closed = true;
+        [got](int, std::string) {
+          std::lock_guard<std::mutex> lk(got->mu);
+          got->closed = true;
         });
     return *r;
   };
 
-  Received one;
+  auto one = std::make_shared<Received>();
   auto s1 = open("session=alpha&events=message", one);
-  REQUIRE(waitFor([&] { return one.has("w-1?session=alpha&events=message"); },
+  REQUIRE(waitFor([&] { return one->has("w-1?session=alpha&events=message"); },
                   std::chrono::seconds(5)));
   s1->send({"hi", false});
-  REQUIRE(waitFor([&] { return one.has("echo:hi"); }, std::chrono::seconds(5)));
+  REQUIRE(waitFor([&] { return one->has("echo:hi"); }, std::chrono::seconds(5)));
 
   if (w2) {
     kube.put(kPods, pod("w-2", "127.0.0.2"));
@@ -169,13 +170,13 @@ TEST_CASE("hub /ws: one session's worker both ways; session=* merges every worke
   // The pod informer may deliver w-2 a moment later: retry until both greet.
   REQUIRE(waitFor(
       [&] {
-        Received attempt;
+        auto attempt = std::make_shared<Received>();
         auto s = open("session=*", attempt);
-        bool ok = waitFor([&] { return attempt.count() >= workers; }, std::chrono::seconds(2));
+        bool ok = waitFor([&] { return attempt->count() >= workers; }, std::chrono::seconds(2));
         s->close();
         if (ok) {
-          std::lock_guard<std::mutex> lk(attempt.mu);
-          all.messages = attempt.messages;
+          std::lock_guard<std::mutex> lk(attempt->mu);
+          all.messages = attempt->messages;
         }
         return ok;
       },
