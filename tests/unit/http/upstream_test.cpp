@@ -414,3 +414,28 @@ TEST_CASE("onDone runs exactly once per forward, with the status sent") {
   REQUIRE(front.done[1].status == 404);
   REQUIRE(front.done[1].upstreamOk);
 }
+
+TEST_CASE("a pooled connection the upstream dropped is retried once, for idempotent methods only") {
+  std::atomic<bool> dropNext{false};
+  RawUpstream upstream([&](tcp::socket& s, const RawRequest& r) {
+    if (dropNext.exchange(false)) {
+      return false;  // reads the request, then hangs up without an answer
+    }
+    return RawUpstream::answer(s, std::string(r.method_string()) + " " + std::string(r.target()));
+  });
+  auto pool = makeBeastUpstreamPool();
+  Front front(*pool, upstream.port());
+  REQUIRE(test::httpGet(front.url("/1")).status == 200);
+  dropNext = true;
+  auto get = test::httpGet(front.url("/2"));
+  REQUIRE(get.status == 200);
+  REQUIRE(get.body == "GET /2");
+  REQUIRE(upstream.connections() == 2);
+
+  dropNext = true;
+  auto post = test::httpRequest("POST", front.url("/send"), "{}");
+  REQUIRE(post.status == 502);  // it may have run: never sent twice
+  REQUIRE(test::httpRequest("POST", front.url("/send"), "{}").body == "POST /send");
+  pool->stop();
+  front.server->stop();
+}
