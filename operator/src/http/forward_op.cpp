@@ -70,6 +70,9 @@ void ForwardOp::buildRequest() {
   if (!hasHost) {
     out_.set(bhttp::field::host, key_);
   }
+  if (req_.bodyReader && req_.bodyReader->contentLength() == std::optional<std::size_t>(0)) {
+    req_.bodyReader.reset();  // nothing to pipe: sent like any bodiless request
+  }
   if (req_.bodyReader) {
     if (auto len = req_.bodyReader->contentLength()) {
       out_.content_length(*len);
