@@ -41,6 +41,10 @@ void ForwardOp::onHead(beast::error_code ec) {
   }
   auto& msg = head_->get();
   status_ = static_cast<int>(msg.result_int());
+  if (status_ == 101) {
+    fail(502, "upstream " + key_ + " switched protocols on a plain request");
+    return;
+  }
   if (status_ >= 100 && status_ < 200) {
     readHead();  // 1xx interim answers are not forwarded
     return;
@@ -78,6 +82,10 @@ void ForwardOp::readWhole() {
   beast::error_code ec;
   while (!whole_->is_done() && conn_->buffer.size() > 0 && !ec) {
     conn_->buffer.consume(whole_->put(conn_->buffer.data(), ec));
+  }
+  if (ec && ec != bhttp::error::need_more) {
+    onIoError(ec, "reading the answer body", false);
+    return;
   }
   if (whole_->is_done()) {
     complete(std::move(whole_->get().body()));
@@ -160,4 +168,5 @@ void ForwardOp::onPiece(beast::error_code ec) {
   clientStream_->onWritable(kClientQueueMax,
                             [self, ex] { net::post(ex, [self] { self->readPiece(); }); });
 }
+
 }  // namespace waha::http

@@ -181,8 +181,8 @@ void ForwardOp::onBodyPiece(Result<std::string> piece, bool last) {
       self->onIoError(ec, "writing the request body", false);
       return;
     }
-    if (self->bodyDone_) {
-      self->readHead();
+    if (self->bodyDone_ || self->pendingLast_) {
+      self->readHead();  // which sends the terminator first when one is pending
     } else {
       self->readBodyPiece();
     }
@@ -271,4 +271,5 @@ void ForwardOp::finish() {
     }
   }
 }
+
 }  // namespace waha::http
