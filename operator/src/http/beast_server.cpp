@@ -438,7 +438,9 @@ class Connection final : public ConnectionBase {
           });
       return;
     }
-    auto len = headParser_->content_length();
+    // A request without a body (most GETs) reports a length of 0 rather than "unknown".
+    auto len =
+        headParser_->is_done() ? boost::optional<std::uint64_t>(0) : headParser_->content_length();
     bool expect = iequals(req.header("expect"), "100-continue");
     body_.emplace(stream_, buffer_, *headParser_, opts_.idleTimeout, expect);
     req.bodyReader = std::make_shared<BodyReaderImpl>(

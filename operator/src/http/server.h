@@ -23,7 +23,8 @@ class BodyReader {
   // body over ServerOptions::maxBodyBytes). Call again only after `fn` ran.
   using PieceFn = std::function<void(Result<std::string> piece, bool last)>;
   virtual void read(PieceFn fn) = 0;
-  // Content-Length when the client sent one (chunked uploads: nullopt).
+  // Content-Length when the client sent one, 0 for a request without a body (chunked uploads:
+  // nullopt).
   virtual std::optional<std::size_t> contentLength() const = 0;
 };
 

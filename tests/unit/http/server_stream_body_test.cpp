@@ -158,3 +158,35 @@ TEST_CASE("streamBody discards what the handler left unread and keeps the connec
   }
   server->stop();
 }
+
+TEST_CASE("startStream with a Content-Length sends a fixed-length body, and cuts a short one") {
+  auto server = makeBeastServer({});
+  REQUIRE(server
+              ->start([](Request& req, std::shared_ptr<Exchange> ex) {
+                Headers h;
+                h.set("Content-Length", "10");
+                auto s = ex->startStream(200, h);
+                s->write("hello");
+                if (req.path == "/fixed") {
+                  s->write("world");
+                  s->end();
+                } else if (req.path == "/ended-short") {
+                  s->end();  // 5 of 10 bytes: ending cannot make it whole
+                } else {
+                  s->abort();
+                }
+              })
+              .ok());
+  auto base = "http://127.0.0.1:" + std::to_string(server->port());
+  for (int i = 0; i < 2; ++i) {
+    auto res = test::httpGet(base + "/fixed");
+    REQUIRE(res.status == 200);
+    REQUIRE(res.body == "helloworld");
+    REQUIRE(res.headers.getOr("content-length") == "10");
+    REQUIRE_FALSE(res.headers.has("transfer-encoding"));
+  }
+  // Truncated, never taken as whole.
+  REQUIRE(test::httpGet(base + "/aborted").status == 0);
+  REQUIRE(test::httpGet(base + "/ended-short").status == 0);
+  server->stop();
+}
