@@ -19,8 +19,7 @@ struct WsBridge : std::enable_shared_from_this<WsBridge> {
   std::vector<std::shared_ptr<http::WebSocket>> upstreams;
   std::size_t open = 0;
 
-  void attach(const std::shared_ptr<http::WebSocket>& up, bool forwardClientMessages) {
-    (void)forwardClientMessages;
+  void attach(const std::shared_ptr<http::WebSocket>& up) {
     {
       std::lock_guard<std::mutex> lk(mu);
       upstreams.push_back(up);
@@ -121,7 +120,7 @@ void HubServer::webSocket(http::Request& req, std::shared_ptr<http::Exchange> ex
         return;
       }
       for (auto& s : pending->sockets) {
-        bridge->attach(s, single);
+        bridge->attach(s);
       }
       bridge->startClient(single);
     });
