@@ -42,6 +42,7 @@ demo: deps build
 bench: deps build
 	@scripts/deps.sh bench
 	@scripts/bench.sh $(BUILD_DIR)
+	@scripts/bench-hub.sh $(BUILD_DIR)
 
 lint: deps
 	@scripts/lint.sh

@@ -18,6 +18,9 @@
 #include "controller/manager.h"
 #include "controller/rbac.h"
 #include "http/client.h"
+#include "http/upstream.h"
+#include "http/websocket.h"
+#include "hub/hub_server.h"
 #include "hub/rbac.h"
 #include "kube/config.h"
 #include "kube/event_recorder.h"
@@ -94,8 +97,10 @@ std::vector<std::string> splitList(const std::string& s) {
 
 void usage(const std::map<std::string, Flag>& flags) {
   std::cout << "waha-operator: runs WAHA sessions on a pool of WAHA worker pods.\n\n"
-               "Usage: waha-operator controller [--flag=value ...]\n\n"
+               "Usage: waha-operator controller|hub [--flag=value ...]\n\n"
                "Subcommands:\n  controller   reconcile WahaClusters and WahaSessions\n"
+               "  hub          one WAHA API endpoint routing to the worker of each session\n"
+               "               (waha-operator hub --help lists its flags)\n"
                "  rbac controller|hub   print the RBAC rules that component needs (YAML)\n\n"
                "Flags (each also read from the environment variable shown):\n";
   for (const auto& [name, f] : flags) {
@@ -269,6 +274,118 @@ int printRbac(int argc, char** argv) {
   return 0;
 }
 
+std::map<std::string, Flag> hubFlags() {
+  return {
+      {"cluster", {"", "WAHA_HUB_CLUSTER", "the WahaCluster served (required)"}},
+      {"namespace",
+       {"", "WAHA_HUB_NAMESPACE", "namespace of the cluster (default: $POD_NAMESPACE)"}},
+      {"listen", {"0.0.0.0:3000", "WAHA_HUB_LISTEN", "address of the WAHA API (WAHA's port)"}},
+      {"metrics-bind-address",
+       {"0.0.0.0:8081", "WAHA_HUB_METRICS_ADDR", "address of /metrics, /healthz, /readyz"}},
+      {"kubeconfig",
+       {"", "KUBECONFIG_PATH",
+        "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"}},
+      {"context", {"", "WAHA_OPERATOR_CONTEXT", "kubeconfig context"}},
+      {"threads", {"2", "WAHA_HUB_THREADS", "I/O threads of the API server and of the proxy"}},
+      {"upstream-timeout",
+       {"60", "WAHA_HUB_UPSTREAM_TIMEOUT_SECONDS",
+        "seconds to wait for a worker's answer head (and between body pieces)"}},
+      {"max-body-bytes",
+       {"67108864", "WAHA_HUB_MAX_BODY_BYTES",
+        "largest request body (body-routed JSON calls are read whole up to this)"}},
+      {"create-wait",
+       {"20", "WAHA_HUB_CREATE_WAIT_SECONDS",
+        "POST /api/sessions waits this long for placement, then answers 202"}},
+      {"log-level", {"info", "WAHA_OPERATOR_LOG_LEVEL", "debug|info|warn|error"}},
+      {"log-json",
+       {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},
+  };
+}
+
+void splitAddress(const std::string& addr, http::ServerOptions& o, int fallbackPort) {
+  auto colon = addr.rfind(':');
+  o.host = colon == std::string::npos || colon == 0 ? "0.0.0.0" : addr.substr(0, colon);
+  o.port = toInt(colon == std::string::npos ? addr : addr.substr(colon + 1), fallbackPort);
+}
+
+int runHub(std::map<std::string, Flag>& f) {
+  log::Level level;
+  if (!log::parseLevel(f["log-level"].value, level)) {
+    std::cerr << "--log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  log::setLevel(level);
+  log::setJson(f["log-json"].value == "true");
+  hub::HubOptions ho;
+  ho.cluster = f["cluster"].value;
+  ho.ns = f["namespace"].value.empty() && std::getenv("POD_NAMESPACE") != nullptr
+              ? std::getenv("POD_NAMESPACE")
+              : f["namespace"].value;
+  if (ho.cluster.empty()) {
+    std::cerr << "--cluster is required (see waha-operator hub --help)\n";
+    return 2;
+  }
+  auto& clock = SteadyClock::instance();
+  StdRandom random;
+  auto config = kube::loadConfig({f["kubeconfig"].value, f["context"].value});
+  if (!config.ok()) {
+    log::error("cannot load Kubernetes config", {{"error", config.error().message}});
+    return 1;
+  }
+  ho.ns = ho.ns.empty() ? config->namespace_ : ho.ns;
+  metrics::Metrics metrics;
+  kube::RestOptions rest;
+  rest.onRequest = metrics.restClientHook();
+  auto kube = kube::RestKubeClient::fromConfig(*config, clock, random, rest);
+  if (!kube.ok()) {
+    log::error("cannot build the API client", {{"error", kube.error().message}});
+    return 1;
+  }
+  int threads = std::max(1, toInt(f["threads"].value, 2));
+  splitAddress(f["listen"].value, ho.server, 3000);
+  ho.server.threads = threads;
+  ho.server.maxBodyBytes = static_cast<std::size_t>(
+      std::max<long long>(1024, std::atoll(f["max-body-bytes"].value.c_str())));
+  ho.upstreamTimeout = std::chrono::seconds(toInt(f["upstream-timeout"].value, 60));
+  ho.createWait = std::chrono::seconds(toInt(f["create-wait"].value, 20));
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  ho.hubId = host;
+  http::UpstreamOptions uo;
+  uo.threads = threads;
+  auto upstream = http::makeBeastUpstreamPool(uo);
+  auto ws = http::makeBeastWsConnector(1);
+  hub::HubServer hubServer(**kube, *upstream, ws.get(), clock, random, metrics, ho);
+
+  http::ServerOptions mopts;
+  splitAddress(f["metrics-bind-address"].value, mopts, 8081);
+  metrics::MetricsServer server(metrics, mopts);
+  server.addReadinessCheck("caches and API key", [&hubServer] { return hubServer.ready(); });
+  if (auto st = server.start(); !st.ok()) {
+    log::error("cannot serve metrics", {{"error", st.error().message}});
+    return 1;
+  }
+  if (auto st = hubServer.start(); !st.ok()) {
+    log::error("cannot serve the hub", {{"error", st.error().message}});
+    return 1;
+  }
+  log::info("waha-operator hub starting",
+            {{"cluster", ho.cluster},
+             {"namespace", ho.ns},
+             {"listen", ho.server.host + ":" + std::to_string(hubServer.port())},
+             {"metrics", f["metrics-bind-address"].value}});
+  while (!gStop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log::info("waha-operator hub stopping");
+  hubServer.stop();
+  if (ws) {
+    ws->stop();
+  }
+  upstream->stop();
+  server.stop();
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,8 +398,10 @@ int main(int argc, char** argv) {
   if (cmd == "rbac") {
     return printRbac(argc, argv);
   }
-  if (cmd != "controller") {
-    std::cerr << "unknown subcommand '" << cmd << "' (the hub is not built yet); see --help\n";
+  if (cmd == "hub") {
+    flags = hubFlags();
+  } else if (cmd != "controller") {
+    std::cerr << "unknown subcommand '" << cmd << "'; see --help\n";
     return 2;
   }
   if (!parseFlags(argc, argv, flags)) {
@@ -293,5 +412,5 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  return runController(flags);
+  return cmd == "hub" ? runHub(flags) : runController(flags);
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "http/beast_streamed_body.h"
 #include "http/beast_websocket.h"
 #include "http/server.h"
 #include "http/websocket.h"
@@ -47,11 +48,37 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void close() = 0;
   virtual void writeChunk(std::string data) = 0;
   virtual void endStream() = 0;
+  virtual void abortStream() = 0;
+  virtual void whenWritable(std::size_t maxQueued, std::function<void()> fn) = 0;
+  virtual void readBody(std::uint64_t request, BodyReader::PieceFn fn) = 0;
   virtual net::any_io_executor executor() = 0;
   // The request being handled is a WebSocket upgrade (set before the handler runs).
   virtual bool upgradable() const = 0;
   // Hands the connection over to a WebSocket (the handshake completes on the strand).
   virtual std::shared_ptr<WebSocket> upgrade(Headers h) = 0;
+};
+
+// Request::bodyReader of a streamed request: reads through the connection, on its strand.
+class BodyReaderImpl final : public BodyReader {
+ public:
+  BodyReaderImpl(std::weak_ptr<ConnectionBase> conn, std::uint64_t request,
+                 std::optional<std::size_t> length)
+      : conn_(std::move(conn)), request_(request), length_(length) {}
+  void read(PieceFn fn) override {
+    auto c = conn_.lock();
+    if (!c) {
+      fn(Error::make(400, "BodyUnavailable", "client connection closed"), false);
+      return;
+    }
+    net::post(c->executor(),
+              [c, r = request_, fn = std::move(fn)]() mutable { c->readBody(r, std::move(fn)); });
+  }
+  std::optional<std::size_t> contentLength() const override { return length_; }
+
+ private:
+  std::weak_ptr<ConnectionBase> conn_;
+  std::uint64_t request_;  // which request of the connection this body belongs to
+  std::optional<std::size_t> length_;
 };
 
 class StreamImpl final : public ResponseStream {
@@ -79,6 +106,25 @@ class StreamImpl final : public ResponseStream {
     }
   }
   bool open() const override { return open_; }
+  void abort() override {
+    bool expected = true;
+    if (!open_.compare_exchange_strong(expected, false)) {
+      return;
+    }
+    if (auto c = conn_.lock()) {
+      net::post(c->executor(), [c] { c->abortStream(); });
+    }
+  }
+  void onWritable(std::size_t maxQueuedBytes, std::function<void()> fn) override {
+    auto c = conn_.lock();
+    if (!c) {
+      fn();
+      return;
+    }
+    net::post(c->executor(), [c, maxQueuedBytes, fn = std::move(fn)]() mutable {
+      c->whenWritable(maxQueuedBytes, std::move(fn));
+    });
+  }
   void onClose(std::function<void()> fn) override {
     std::unique_lock<std::mutex> lk(mu_);
     if (closed_) {
@@ -216,8 +262,21 @@ class Connection final : public ConnectionBase {
                            self->close();
                            return;
                          }
-                         self->readRequest();
+                         self->afterAnswer();
                        });
+  }
+
+  void readBody(std::uint64_t request, BodyReader::PieceFn fn) override {
+    if (!body_ || request != bodySeq_ || closed_) {
+      fn(Error::make(400, "BodyUnavailable", "request body no longer readable"), false);
+      return;
+    }
+    body_->read(self(), std::move(fn), [self = self()] {
+      if (self->afterBodyRead_) {
+        self->afterBodyRead_ = false;
+        self->afterAnswer();
+      }
+    });
   }
 
   ~Connection() override { finishStream(); }
@@ -230,12 +289,26 @@ class Connection final : public ConnectionBase {
     }
     activeStream_ = std::move(stream);
     streamOpen_ = true;
+    streamRes_ = {};  // a fresh head for each stream on this connection
     streamRes_.version(version);
     streamRes_.result(static_cast<unsigned>(status));
     for (const auto& [k, v] : h.all()) {
       streamRes_.insert(k, v);
     }
-    streamRes_.chunked(true);
+    // A declared length is kept (a proxied download); otherwise the body goes chunked.
+    fixedLength_ = false;
+    if (auto len = h.get("content-length")) {
+      try {
+        declaredLength_ = std::stoull(*len);
+        fixedLength_ = true;
+      } catch (...) {
+        streamRes_.erase(bhttp::field::content_length);
+      }
+    }
+    if (!fixedLength_) {
+      streamRes_.chunked(true);
+    }
+    sentBytes_ = 0;
     streamSer_.emplace(streamRes_);
     writing_ = true;
     lowest(stream_).expires_never();
@@ -246,7 +319,11 @@ class Connection final : public ConnectionBase {
                                   self->failStream();
                                   return;
                                 }
-                                self->watchForClose();
+                                // A body still arriving is read by its handler; a hang-up
+                                // shows there.
+                                if (!self->body_ || !self->body_->active()) {
+                                  self->watchForClose();
+                                }
                                 self->pump();
                               });
   }
@@ -255,8 +332,23 @@ class Connection final : public ConnectionBase {
     if (!streamOpen_ || data.empty()) {
       return;
     }
+    pendingBytes_ += data.size();
     pending_.push_back(std::move(data));
     pump();
+  }
+
+  void abortStream() override {
+    if (streamOpen_) {
+      failStream();
+    }
+  }
+
+  void whenWritable(std::size_t maxQueued, std::function<void()> fn) override {
+    if (!streamOpen_ || pendingBytes_ <= maxQueued) {
+      fn();
+      return;
+    }
+    writableWaiters_.emplace_back(maxQueued, std::move(fn));
   }
 
   void endStream() override {
@@ -273,6 +365,10 @@ class Connection final : public ConnectionBase {
   }
 
   void readRequest() {
+    if (opts_.streamBody) {
+      readHead();
+      return;
+    }
     parser_.emplace();
     parser_->body_limit(opts_.maxBodyBytes);
     parser_->header_limit(64 * 1024);
@@ -292,8 +388,95 @@ class Connection final : public ConnectionBase {
         });
   }
 
-  void dispatch() {
-    auto msg = parser_->release();
+  // ServerOptions::streamBody: the head alone first, then either the whole body as usual or the
+  // handler at once with a BodyReader.
+  void readHead() {
+    headParser_.emplace();
+    headParser_->body_limit(opts_.maxBodyBytes);
+    headParser_->header_limit(64 * 1024);
+    lowest(stream_).expires_after(opts_.idleTimeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *headParser_, [self = self()](beast::error_code ec, std::size_t) {
+          if (ec == bhttp::error::body_limit) {
+            self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                               false);
+            return;
+          }
+          if (ec) {
+            self->close();
+            return;
+          }
+          self->onHead();
+        });
+  }
+
+  void onHead() {
+    auto& head = headParser_->get();
+    Request req = toRequest(head);
+    upgradable_ = false;  // a streamed request is never a WebSocket upgrade (see dispatch())
+    bool stream = false;
+    try {
+      stream = opts_.streamBody(req);
+    } catch (...) {
+      log::error("http server: streamBody threw", {{"path", req.path}});
+    }
+    if (!stream) {
+      parser_.emplace(std::move(*headParser_));
+      headParser_.reset();
+      bhttp::async_read(
+          stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
+            if (ec == bhttp::error::body_limit) {
+              self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                                 false);
+              return;
+            }
+            if (ec) {
+              self->close();
+              return;
+            }
+            self->dispatch();
+          });
+      return;
+    }
+    // A request without a body (most GETs) reports a length of 0 rather than "unknown".
+    auto len =
+        headParser_->is_done() ? boost::optional<std::uint64_t>(0) : headParser_->content_length();
+    bool expect = iequals(req.header("expect"), "100-continue");
+    body_.emplace(stream_, buffer_, *headParser_, opts_.idleTimeout, expect);
+    req.bodyReader = std::make_shared<BodyReaderImpl>(
+        shared_from_this(), ++bodySeq_,
+        len ? std::optional<std::size_t>(static_cast<std::size_t>(*len)) : std::nullopt);
+    invoke(req, head.version(), head.keep_alive());
+  }
+
+  // The answer is out: what the handler left of a streamed body is read and dropped, so the
+  // connection can serve its next request.
+  void afterAnswer() {
+    if (!body_) {
+      resumeReading();
+      return;
+    }
+    body_->detach();
+    if (body_->broken() || (body_->active() && body_->awaitingContinue())) {
+      close();
+      return;
+    }
+    if (body_->reading()) {
+      afterBodyRead_ = true;  // the pending read's completion comes back here
+      return;
+    }
+    body_->discard(self(), [self = self()](bool ok) {
+      if (!ok) {
+        self->close();
+        return;
+      }
+      self->body_.reset();
+      self->headParser_.reset();
+      self->resumeReading();
+    });
+  }
+
+  Request toRequest(const bhttp::request_header<>& msg) {
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -305,14 +488,24 @@ class Connection final : public ConnectionBase {
     for (const auto& f : msg) {
       req.headers.add(std::string(f.name_string()), std::string(f.value()));
     }
-    req.body = std::move(msg.body());
     req.localAddress = local_;
     req.remoteAddress = remote_;
+    return req;
+  }
+
+  void dispatch() {
+    auto msg = parser_->release();
+    Request req = toRequest(msg);
+    req.body = std::move(msg.body());
     upgradable_ = isWebSocketUpgrade(req);
     if (upgradable_) {
       upgradeReq_.emplace(msg);
     }
-    auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), msg.version(), msg.keep_alive());
+    invoke(req, msg.version(), msg.keep_alive());
+  }
+
+  void invoke(Request& req, unsigned version, bool keepAlive) {
+    auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), version, keepAlive);
     try {
       handler_(req, ex);
     } catch (const std::exception& e) {
@@ -367,18 +560,29 @@ class Connection final : public ConnectionBase {
       writing_ = true;
       auto data = std::make_shared<std::string>(std::move(pending_.front()));
       pending_.pop_front();
-      net::async_write(stream_, bhttp::make_chunk(net::buffer(*data)),
-                       [self = self(), data](beast::error_code ec, std::size_t) {
-                         self->writing_ = false;
-                         if (ec) {
-                           self->failStream();
-                           return;
-                         }
-                         self->pump();
-                       });
+      auto done = [self = self(), data](beast::error_code ec, std::size_t) {
+        self->writing_ = false;
+        self->pendingBytes_ -= data->size();
+        self->sentBytes_ += data->size();
+        if (ec) {
+          self->failStream();
+          return;
+        }
+        self->notifyWritable();
+        self->pump();
+      };
+      if (fixedLength_) {
+        net::async_write(stream_, net::buffer(*data), std::move(done));
+      } else {
+        net::async_write(stream_, bhttp::make_chunk(net::buffer(*data)), std::move(done));
+      }
       return;
     }
     if (ending_) {
+      if (fixedLength_) {
+        endFixedStream();
+        return;
+      }
       writing_ = true;
       net::async_write(stream_, bhttp::make_chunk_last(),
                        [self = self()](beast::error_code ec, std::size_t) {
@@ -388,15 +592,42 @@ class Connection final : public ConnectionBase {
                            self->close();
                            return;
                          }
-                         // Only one read may be pending: stop the hang-up watch first.
-                         if (self->peeking_) {
-                           self->resumeAfterPeek_ = true;
-                           beast::error_code ignored;
-                           lowest(self->stream_).socket().cancel(ignored);
-                           return;
-                         }
-                         self->resumeReading();
+                         self->nextAfterStream();
                        });
+    }
+  }
+
+  // A fixed-length body ends without a terminator; one shorter than declared cannot be finished
+  // honestly, so the connection is cut.
+  void endFixedStream() {
+    finishStream();
+    if (declaredLength_ != sentBytes_) {
+      close();
+      return;
+    }
+    nextAfterStream();
+  }
+
+  void nextAfterStream() {
+    // Only one read may be pending: stop the hang-up watch first.
+    if (peeking_) {
+      resumeAfterPeek_ = true;
+      beast::error_code ignored;
+      lowest(stream_).socket().cancel(ignored);
+      return;
+    }
+    afterAnswer();
+  }
+
+  void notifyWritable() {
+    for (std::size_t i = 0; i < writableWaiters_.size();) {
+      if (!streamOpen_ || pendingBytes_ <= writableWaiters_[i].first) {
+        auto fn = std::move(writableWaiters_[i].second);
+        writableWaiters_.erase(writableWaiters_.begin() + static_cast<std::ptrdiff_t>(i));
+        fn();
+      } else {
+        ++i;
+      }
     }
   }
 
@@ -404,6 +635,8 @@ class Connection final : public ConnectionBase {
     streamOpen_ = false;
     ending_ = false;
     pending_.clear();
+    pendingBytes_ = 0;
+    notifyWritable();
     if (activeStream_) {
       auto s = std::move(activeStream_);
       s->closed();
@@ -441,9 +674,19 @@ class Connection final : public ConnectionBase {
   beast::flat_buffer buffer_;
   beast::flat_buffer peek_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // A streamed request (ServerOptions::streamBody): its head parser, then its body's reader.
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> headParser_;
+  std::optional<StreamedBody<Stream>> body_;
+  std::uint64_t bodySeq_ = 0;
+  bool afterBodyRead_ = false;
   bhttp::response<bhttp::empty_body> streamRes_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSer_;
   std::deque<std::string> pending_;
+  std::size_t pendingBytes_ = 0;
+  std::size_t sentBytes_ = 0;
+  bool fixedLength_ = false;
+  std::size_t declaredLength_ = 0;
+  std::vector<std::pair<std::size_t, std::function<void()>>> writableWaiters_;
   std::shared_ptr<StreamImpl> activeStream_;
   bool streamOpen_ = false;
   bool writing_ = false;

@@ -21,8 +21,10 @@ class BodyReader {
   // Reads the next piece, asynchronously: `fn` runs once on an I/O thread with a non-empty piece
   // (last=false), or an empty piece and last=true at the end of the body, or an Error (client gone,
   // body over ServerOptions::maxBodyBytes). Call again only after `fn` ran.
-  virtual void read(std::function<void(Result<std::string> piece, bool last)> fn) = 0;
-  // Content-Length when the client sent one (chunked uploads: nullopt).
+  using PieceFn = std::function<void(Result<std::string> piece, bool last)>;
+  virtual void read(PieceFn fn) = 0;
+  // Content-Length when the client sent one, 0 for a request without a body (chunked uploads:
+  // nullopt).
   virtual std::optional<std::size_t> contentLength() const = 0;
 };
 
@@ -38,6 +40,16 @@ class ResponseStream {
   // Runs once, on a server thread, when the stream ends for any reason (client gone, end()).
   // Runs at once if that already happened.
   virtual void onClose(std::function<void()> fn) = 0;
+  // Cuts the answer short: the client's connection is closed, so it sees a truncated body rather
+  // than a complete one (a proxied upstream that broke mid-body).
+  virtual void abort() { end(); }
+  // Backpressure for producers faster than the client: `fn` runs once (on a server thread) when
+  // no more than `maxQueuedBytes` wait to be sent, or when the stream closed (write() then says
+  // so). Runs at once if that already holds.
+  virtual void onWritable(std::size_t maxQueuedBytes, std::function<void()> fn) {
+    (void)maxQueuedBytes;
+    fn();
+  }
 };
 
 // The answer channel of one request. Exactly one of respond()/startStream() must be called,

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Hub benchmark: wrk at $CONNS connections for $DURATION against (a) one waha-sim worker directly,
+# (b) Debian's nginx (proxy_pass, upstream keepalive) in front of it, (c) the hub in front of it.
+# The worker and its session come from kube-sim + the operator (one WahaCluster, one worker, one
+# WahaSession placed on it), so the hub routes from a real route table. Prints req/s, p99, the
+# hub/nginx throughput ratio and the p99 the hub adds over the direct path.
+#   scripts/bench-hub.sh [build-dir]          CONNS=64 DURATION=10s THREADS=2 by default
+set -euo pipefail
+BUILD_DIR="$(cd "${1:-build}" && pwd)"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CONNS="${CONNS:-64}"
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+command -v wrk >/dev/null && command -v nginx >/dev/null || {
+  echo "bench-hub: needs wrk and nginx (scripts/deps.sh bench)" >&2; exit 1; }
+DIR="$(mktemp -d /tmp/waha-bench-hub-XXXXXX)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
+trap cleanup EXIT
+k() { kubectl --kubeconfig "$DIR/kubeconfig" --cache-dir "$DIR/kube-cache" "$@"; }
+wait_until() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until eval "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench-hub: timed out: $*" >&2; return 1; }
+    sleep 0.2
+  done
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+mkdir -p "$DIR/phones"
+"$BUILD_DIR/tests/sim/kube/kube-sim" --kubeconfig-out "$DIR/kubeconfig" --port-file "$DIR/ports.json" \
+  --state-dir "$DIR/state" --pod-ready-delay-ms 100 \
+  --pod-command "$BUILD_DIR/tests/sim/waha/waha-sim --phone-registry $DIR/phones --data-dir $DIR/state/d-{podName}" \
+  >"$DIR/kube-sim.log" 2>&1 &
+pids+=($!)
+wait_until 20 '[ -s "$DIR/ports.json" ]'
+k apply --validate=false -f "$ROOT/crds/" >/dev/null
+k wait --for=condition=Established crd/wahasessions.waha.io >/dev/null
+k apply --validate=false -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-key, namespace: default}
+stringData: {api-key: bench}
+---
+apiVersion: waha.io/v1alpha1
+kind: WahaCluster
+metadata: {name: bench, namespace: default}
+spec:
+  sessionsPerWorker: 10
+  workers: {min: 1, max: 1}
+  apiKeySecretRef: {name: bench-key, key: api-key}
+---
+apiVersion: waha.io/v1alpha1
+kind: WahaSession
+metadata: {name: bench, namespace: default}
+spec:
+  clusterRef: {name: bench}
+  state: Running
+YAML
+"$BUILD_DIR/operator/waha-operator" controller --kubeconfig "$DIR/kubeconfig" --leader-elect=false \
+  --metrics-bind-address 127.0.0.1:0 >"$DIR/operator.log" 2>&1 &
+pids+=($!)
+wait_until 60 '[ "$(k get wahasession bench -o jsonpath="{.status.phase}")" = Running ]'
+ip=$(k get wahasession bench -o jsonpath='{.status.workerIP}')
+worker="$ip:3000"
+
+hub_port=$(free_port)
+"$BUILD_DIR/operator/waha-operator" hub --cluster=bench --namespace=default \
+  --kubeconfig "$DIR/kubeconfig" --listen "127.0.0.1:$hub_port" \
+  --metrics-bind-address 127.0.0.1:0 --threads "$THREADS" >"$DIR/hub.log" 2>&1 &
+pids+=($!)
+
+nginx_port=$(free_port)
+mkdir -p "$DIR/nginx/logs"
+cat >"$DIR/nginx/nginx.conf" <<NGINX
+worker_processes $THREADS;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $DIR/nginx/body;
+  proxy_temp_path $DIR/nginx/proxy;
+  fastcgi_temp_path $DIR/nginx/fastcgi;
+  uwsgi_temp_path $DIR/nginx/uwsgi;
+  scgi_temp_path $DIR/nginx/scgi;
+  upstream waha { server $worker; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://waha;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+nginx -e "$DIR/nginx/logs/error.log" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" -g 'daemon off;' >"$DIR/nginx/stdout.log" 2>&1 &
+pids+=($!)
+
+path=/api/sessions/bench
+wait_until 30 "curl -sf -H 'X-Api-Key: bench' http://127.0.0.1:$hub_port$path >/dev/null"
+wait_until 10 "curl -sf -H 'X-Api-Key: bench' http://127.0.0.1:$nginx_port$path >/dev/null"
+
+# wrk's "Requests/sec" and the p99 of its latency distribution, in microseconds.
+run() {
+  local out; out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'X-Api-Key: bench' "$1$path")
+  local rps; rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  local p99; p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  local us; us=$(python3 -c "import re,sys; v,u=re.match(r'([0-9.]+)(us|ms|s)','$p99').groups(); print(round(float(v)*{'us':1,'ms':1e3,'s':1e6}[u]))")
+  local errs; errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  echo "$rps $us $errs"
+}
+read -r d_rps d_p99 d_err < <(run "http://$worker")
+read -r n_rps n_p99 n_err < <(run "http://127.0.0.1:$nginx_port")
+read -r h_rps h_p99 h_err < <(run "http://127.0.0.1:$hub_port")
+echo "bench-hub: wrk -c$CONNS -d$DURATION GET $path (one waha-sim worker; proxies with $THREADS threads/workers)"
+printf 'bench-hub: direct  %10.0f req/s  p99 %6d us %s\n' "$d_rps" "$d_p99" "$d_err"
+printf 'bench-hub: nginx   %10.0f req/s  p99 %6d us %s\n' "$n_rps" "$n_p99" "$n_err"
+printf 'bench-hub: hub     %10.0f req/s  p99 %6d us %s\n' "$h_rps" "$h_p99" "$h_err"
+python3 - "$h_rps" "$n_rps" "$h_p99" "$d_p99" "$n_p99" <<'PY'
+import sys
+h, n, hp, dp, np_ = map(float, sys.argv[1:])
+print(f"bench-hub: hub/nginx throughput {h / n:.2f}x; p99 added over direct: hub {(hp - dp) / 1000:.2f} ms, nginx {(np_ - dp) / 1000:.2f} ms")
+PY
+echo "reproduce: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS scripts/bench-hub.sh ${1:-build}"
