@@ -393,6 +393,21 @@ class Connection final : public ConnectionBase {
     if (!stream) {
       parser_.emplace(std::move(*headParser_));
       headParser_.reset();
+      // A bodiless request (or a body already buffered) needs no trip through the reactor.
+      beast::error_code ec;
+      while (!parser_->is_done() && buffer_.size() > 0 && !ec) {
+        buffer_.consume(parser_->put(buffer_.data(), ec));
+      }
+      if (parser_->is_done()) {
+        dispatch();
+        return;
+      }
+      if (ec && ec != bhttp::error::need_more) {
+        sendResponse(Response::json(ec == bhttp::error::body_limit ? 413 : 400,
+                                    R"({"message":"bad request body"})"),
+                     11, false);
+        return;
+      }
       bhttp::async_read(
           stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
             if (ec == bhttp::error::body_limit) {
