@@ -336,6 +336,7 @@ class Connection final : public ConnectionBase {
   }
 
   void readRequest() {
+    body_.reset();  // the previous request's body, read to its end by now
     if (opts_.streamBody) {
       readHead();
       return;
