@@ -17,7 +17,9 @@
 
 #include "common/log.h"
 #include "http/beast_streamed_body.h"
+#include "http/beast_websocket.h"
 #include "http/server.h"
+#include "http/websocket.h"
 
 namespace waha::http {
 namespace {
@@ -50,6 +52,10 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void whenWritable(std::size_t maxQueued, std::function<void()> fn) = 0;
   virtual void readBody(std::uint64_t request, BodyReader::PieceFn fn) = 0;
   virtual net::any_io_executor executor() = 0;
+  // The request being handled is a WebSocket upgrade (set before the handler runs).
+  virtual bool upgradable() const = 0;
+  // Hands the connection over to a WebSocket (the handshake completes on the strand).
+  virtual std::shared_ptr<WebSocket> upgrade(Headers h) = 0;
 };
 
 // Request::bodyReader of a streamed request: reads through the connection, on its strand.
@@ -174,8 +180,12 @@ class ExchangeImpl final : public Exchange {
     respondNow(std::move(r));
   }
   std::shared_ptr<ResponseStream> startStream(int status, Headers h) override;
-  // WebSocket upgrades are not served yet: the caller answers as usual.
-  std::shared_ptr<WebSocket> acceptWebSocket(Headers) override { return nullptr; }
+  std::shared_ptr<WebSocket> acceptWebSocket(Headers h) override {
+    if (!conn_->upgradable() || answered_.exchange(true)) {
+      return nullptr;
+    }
+    return conn_->upgrade(std::move(h));
+  }
 
  private:
   void respondNow(Response r) {
@@ -196,6 +206,7 @@ class Connection final : public ConnectionBase {
   Connection(Stream stream, const ServerOptions& opts, Handler& handler, std::string local,
              std::string remote)
       : stream_(std::move(stream)),
+        exec_(stream_.get_executor()),
         opts_(opts),
         handler_(handler),
         local_(std::move(local)),
@@ -214,7 +225,25 @@ class Connection final : public ConnectionBase {
     }
   }
 
-  net::any_io_executor executor() override { return stream_.get_executor(); }
+  // Kept apart from stream_, which a WebSocket upgrade moves away.
+  net::any_io_executor executor() override { return exec_; }
+
+  bool upgradable() const override { return upgradable_; }
+
+  std::shared_ptr<WebSocket> upgrade(Headers h) override {
+    auto ws = std::make_shared<detail::BeastWebSocket<Stream>>(exec_);
+    net::post(exec_, [self = self(), ws, h = std::move(h)]() mutable {
+      if (self->closed_) {
+        ws->fail("server stopping");
+        return;
+      }
+      // The keep-alive loop ends here: no further request is read on this connection.
+      self->upgraded_ = true;
+      self->ws_ = ws;
+      ws->accept(std::move(self->stream_), std::move(*self->upgradeReq_), std::move(h), self);
+    });
+    return ws;
+  }
 
   void sendResponse(Response r, unsigned version, bool keepAlive) override {
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
@@ -387,7 +416,8 @@ class Connection final : public ConnectionBase {
     Request req = toRequest(head);
     bool stream = false;
     try {
-      stream = opts_.streamBody(req);
+      // An upgrade goes the whole-body way: dispatch() keeps its head for the handshake.
+      stream = !isWebSocketUpgrade(req) && opts_.streamBody(req);
     } catch (...) {
       log::error("http server: streamBody threw", {{"path", req.path}});
     }
@@ -428,6 +458,7 @@ class Connection final : public ConnectionBase {
     auto len =
         headParser_->is_done() ? boost::optional<std::uint64_t>(0) : headParser_->content_length();
     bool expect = iequals(req.header("expect"), "100-continue");
+    upgradable_ = false;  // never an upgrade (see above)
     body_.emplace(stream_, buffer_, *headParser_, opts_.idleTimeout, expect);
     req.bodyReader = std::make_shared<BodyReaderImpl>(
         shared_from_this(), ++bodySeq_,
@@ -483,6 +514,10 @@ class Connection final : public ConnectionBase {
     auto msg = parser_->release();
     Request req = toRequest(msg);
     req.body = std::move(msg.body());
+    upgradable_ = isWebSocketUpgrade(req);
+    if (upgradable_) {
+      upgradeReq_.emplace(msg);
+    }
     invoke(req, msg.version(), msg.keep_alive());
   }
 
@@ -636,12 +671,19 @@ class Connection final : public ConnectionBase {
     }
     closed_ = true;
     finishStream();
+    if (upgraded_) {
+      if (auto ws = ws_.lock()) {
+        ws->close(1001, "server stopping");
+      }
+      return;
+    }
     beast::error_code ec;
     lowest(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest(stream_).close();
   }
 
   Stream stream_;
+  net::any_io_executor exec_;
   const ServerOptions& opts_;
   Handler& handler_;
   std::string local_;
@@ -669,6 +711,10 @@ class Connection final : public ConnectionBase {
   bool closed_ = false;
   bool peeking_ = false;
   bool resumeAfterPeek_ = false;
+  std::atomic<bool> upgradable_{false};
+  std::optional<bhttp::request<bhttp::string_body>> upgradeReq_;
+  bool upgraded_ = false;
+  std::weak_ptr<WebSocket> ws_;
 };
 
 std::shared_ptr<ResponseStream> ExchangeImpl::startStream(int status, Headers h) {

@@ -19,6 +19,8 @@ struct WsMessage {
 };
 
 // One open WebSocket connection. Thread-safe: send()/close() may be called from any thread.
+// Drop every reference before the HttpServer or WsConnector that made it is destroyed: the
+// socket lives on their I/O context.
 class WebSocket {
  public:
   virtual ~WebSocket() = default;

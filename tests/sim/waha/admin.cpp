@@ -101,12 +101,42 @@ Reply Simulator::pair(const std::string& name, const nlohmann::json& body) {
   nlohmann::json me = {{"id", body.value("id", "79111111111@c.us")},
                        {"pushName", body.value("pushName", name)}};
   ++s->gen;  // a pending STARTING timer must not overwrite the pairing
-  s->status = "WORKING";
   s->me = me;
   s->qrValue.clear();
+  setStatusLocked(*s, "WORKING");
   storage_.saveAuth(name, me);
   log::info("session paired", {{"session", name}, {"worker", cfg_.workerId}});
   return Reply::json(201, sessionJson(*s, true));
+}
+
+Reply Simulator::message(const std::string& name, const nlohmann::json& body) {
+  if (!body.is_object() || !body.value("from", nlohmann::json()).is_string() ||
+      !body.value("body", nlohmann::json()).is_string()) {
+    return wahaError(400, "from and body must be strings");
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  Session* s = findLocked(name);
+  if (s == nullptr) {
+    return wahaError(404, "Session not found");
+  }
+  if (s->status != "WORKING") {
+    return Reply::json(
+        422, {{"error", "session is not working"}, {"session", name}, {"status", s->status}});
+  }
+  std::string from = body["from"];
+  std::string id;
+  for (int i = 0; i < 20; ++i) {
+    id.push_back("0123456789ABCDEF"[static_cast<std::size_t>(random_.uniform() * 16.0) % 16]);
+  }
+  // WAHA's message payload: ids are "<fromMe>_<chat>_<id>", the timestamp is in seconds.
+  nlohmann::json payload = {{"id", "false_" + from + "_" + id},
+                            {"timestamp", nowMs() / 1000},
+                            {"from", from},
+                            {"fromMe", false},
+                            {"body", body["body"]},
+                            {"hasMedia", false}};
+  events_.publish(name, "message", payload, s->me ? *s->me : nlohmann::json(nullptr), nowMs());
+  return Reply::json(201, payload);
 }
 
 void Simulator::restartInPlace() {
@@ -171,6 +201,9 @@ Reply Simulator::admin(const http::Request& req) {
   }
   if (seg.size() == 4 && seg[1] == "sessions" && seg[3] == "pair" && req.method == "POST") {
     return pair(seg[2], body);
+  }
+  if (seg.size() == 4 && seg[1] == "sessions" && seg[3] == "message" && req.method == "POST") {
+    return message(seg[2], body);
   }
   if (seg.size() == 2 && seg[1] == "faults") {
     if (req.method == "POST") {

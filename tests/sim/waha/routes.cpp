@@ -57,12 +57,6 @@ std::string joinFrom(const std::vector<std::string>& seg, std::size_t from) {
   return out;
 }
 
-long long nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::vector<std::string> splitPath(const std::string& path) {
@@ -99,6 +93,10 @@ bool Simulator::authorized(const http::Request& req) const {
       }
     }
   }
+  if (path == "ws" && !req.headers.has("X-Api-Key")) {
+    // Browsers cannot set headers on a WebSocket: WAHA takes the key from the query there.
+    return constantTimeEquals(req.queryParam("x-api-key").value_or(""), cfg_.apiKey);
+  }
   return constantTimeEquals(req.header("X-Api-Key"), cfg_.apiKey);
 }
 
@@ -117,11 +115,30 @@ void Simulator::respond(const std::shared_ptr<http::Exchange>& ex, const Reply& 
   ex->respond(std::move(resp));
 }
 
+void Simulator::openEvents(const http::Request& req, const std::shared_ptr<http::Exchange>& ex) {
+  if (req.method != "GET" || !http::isWebSocketUpgrade(req)) {
+    respond(ex, wahaError(400, "/ws expects a WebSocket upgrade"));
+    return;
+  }
+  http::Headers h;
+  h.set("X-Waha-Worker", cfg_.workerId);
+  auto ws = ex->acceptWebSocket(h);
+  if (!ws) {
+    respond(ex, wahaError(400, "/ws expects a WebSocket upgrade"));
+    return;
+  }
+  events_.subscribe(std::move(ws), EventFilter::fromQuery(req));
+}
+
 void Simulator::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   ++requests_;
   auto r = std::make_shared<http::Request>(std::move(req));
   if (!authorized(*r)) {
     respond(ex, Reply::json(401, {{"statusCode", 401}, {"message", "Unauthorized"}}));
+    return;
+  }
+  if (r->path == "/ws") {
+    openEvents(*r, ex);
     return;
   }
   if (r->path.rfind("/_sim/", 0) == 0) {

@@ -60,6 +60,7 @@ Simulator::Simulator(SimConfig cfg, Clock& clock)
       registry_(cfg_.phoneRegistry, cfg_.workerId),
       scheduler_(clock),
       faults_(cfg_.faults),
+      events_(EventSource{cfg_.engine, cfg_.version}),
       startedAt_(clock.wallNow()),
       startedMono_(clock.now()),
       crash_([](const std::string&) { std::abort(); }) {}
@@ -102,6 +103,7 @@ void Simulator::shutdown() {
   }
   scheduler_.stop();
   registry_.releaseAll();
+  events_.closeAll();
   std::lock_guard<std::mutex> lk(mu_);
   parked_.clear();
 }
@@ -170,12 +172,12 @@ std::optional<Reply> Simulator::beginStartLocked(Session& s) {
   std::string holder;
   if (registry_.acquire(s.name, &holder) == PhoneRegistry::Acquire::Conflict) {
     // The same phone is live on another worker: WhatsApp kicks both connections (440 conflict).
-    s.status = "FAILED";
+    setStatusLocked(s, "FAILED");
     log::warn("double start detected",
               {{"session", s.name}, {"worker", cfg_.workerId}, {"holder", holder}});
     return std::nullopt;
   }
-  s.status = "STARTING";
+  setStatusLocked(s, "STARTING");
   storage_.setOwner(s.name, {cfg_.workerId, true});
   std::string name = s.name;
   std::uint64_t gen = s.gen;
@@ -187,12 +189,26 @@ std::optional<Reply> Simulator::beginStartLocked(Session& s) {
 void Simulator::endLocked(Session& s, const std::string& status) {
   bool wasLive = s.live();
   ++s.gen;
-  s.status = status;
   s.qrValue.clear();
+  setStatusLocked(s, status);
   registry_.release(s.name);
   if (wasLive) {
     storage_.setOwner(s.name, {cfg_.workerId, false});
   }
+}
+
+void Simulator::setStatusLocked(Session& s, const std::string& status) {
+  if (s.status == status) {
+    return;
+  }
+  s.status = status;
+  nlohmann::json me = (status == "WORKING" && s.me) ? *s.me : nlohmann::json(nullptr);
+  events_.publish(s.name, "session.status", {{"status", status}}, std::move(me), nowMs());
+}
+
+std::int64_t Simulator::nowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wallNow().time_since_epoch())
+      .count();
 }
 
 void Simulator::onStartDelay(const std::string& name, std::uint64_t gen) {
@@ -203,13 +219,13 @@ void Simulator::onStartDelay(const std::string& name, std::uint64_t gen) {
   }
   Session& s = it->second;
   if (auto auth = storage_.loadAuth(name)) {
-    s.status = "WORKING";
     s.me = *auth;
+    setStatusLocked(s, "WORKING");
   } else {
-    s.status = "SCAN_QR_CODE";
     s.qrValue =
         "2@" + randomToken(random_, 40,
                            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    setStatusLocked(s, "SCAN_QR_CODE");
   }
   log::info("session status", {{"session", name}, {"status", s.status}, {"worker", cfg_.workerId}});
 }

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "events.h"
 #include "http/http.h"
 #include "http/server.h"
 #include "scheduler.h"
@@ -90,6 +91,10 @@ class Simulator {
   Reply qr(const std::string& name, const std::string& format, bool wantJson);
   Reply requestCode(const std::string& name, const nlohmann::json& body);
   Reply pair(const std::string& name, const nlohmann::json& body);
+  // Test hook: an incoming message on a WORKING session, published as the `message` event.
+  Reply message(const std::string& name, const nlohmann::json& body);
+  // WebSocket subscribers to /ws: for tests.
+  std::size_t eventSubscribers() const { return events_.subscribers(); }
   void restartInPlace();
   std::string metricsText();
   nlohmann::json stateJson();
@@ -126,11 +131,15 @@ class Simulator {
   Reply admin(const http::Request& req);
   bool authorized(const http::Request& req) const;
   void respond(const std::shared_ptr<http::Exchange>& ex, const Reply& reply);
+  void openEvents(const http::Request& req, const std::shared_ptr<http::Exchange>& ex);
 
   // State internals (simulator.cpp); callers hold mu_.
   Session* findLocked(const std::string& name);
   std::optional<Reply> beginStartLocked(Session& s);
   void endLocked(Session& s, const std::string& status);
+  // Every status change goes through here: it publishes session.status.
+  void setStatusLocked(Session& s, const std::string& status);
+  std::int64_t nowMs() const;
   void onStartDelay(const std::string& name, std::uint64_t gen);
   void pollConflicts();
   void resumeLocked();
@@ -146,6 +155,7 @@ class Simulator {
   mutable std::mutex mu_;
   std::map<std::string, Session> sessions_;
   Faults faults_;
+  EventHub events_;
   WallTime startedAt_;
   TimePoint startedMono_;
   std::function<void(const std::string&)> crash_;
