@@ -365,6 +365,7 @@ class Connection final : public ConnectionBase {
   }
 
   void readRequest() {
+    body_.reset();  // the previous request's body, read to its end by now
     if (opts_.streamBody) {
       readHead();
       return;
@@ -416,13 +417,29 @@ class Connection final : public ConnectionBase {
     upgradable_ = false;  // a streamed request is never a WebSocket upgrade (see dispatch())
     bool stream = false;
     try {
-      stream = opts_.streamBody(req);
+      // An upgrade goes the whole-body way: dispatch() keeps its head for the handshake.
+      stream = !isWebSocketUpgrade(req) && opts_.streamBody(req);
     } catch (...) {
       log::error("http server: streamBody threw", {{"path", req.path}});
     }
     if (!stream) {
       parser_.emplace(std::move(*headParser_));
       headParser_.reset();
+      // A bodiless request (or a body already buffered) needs no trip through the reactor.
+      beast::error_code ec;
+      while (!parser_->is_done() && buffer_.size() > 0 && !ec) {
+        buffer_.consume(parser_->put(buffer_.data(), ec));
+      }
+      if (parser_->is_done()) {
+        dispatch();
+        return;
+      }
+      if (ec && ec != bhttp::error::need_more) {
+        sendResponse(Response::json(ec == bhttp::error::body_limit ? 413 : 400,
+                                    R"({"message":"bad request body"})"),
+                     11, false);
+        return;
+      }
       bhttp::async_read(
           stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
             if (ec == bhttp::error::body_limit) {
@@ -442,6 +459,7 @@ class Connection final : public ConnectionBase {
     auto len =
         headParser_->is_done() ? boost::optional<std::uint64_t>(0) : headParser_->content_length();
     bool expect = iequals(req.header("expect"), "100-continue");
+    upgradable_ = false;  // never an upgrade (see above)
     body_.emplace(stream_, buffer_, *headParser_, opts_.idleTimeout, expect);
     req.bodyReader = std::make_shared<BodyReaderImpl>(
         shared_from_this(), ++bodySeq_,

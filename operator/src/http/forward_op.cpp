@@ -94,7 +94,9 @@ void ForwardOp::acquire(bool pooled) {
     net::dispatch(conn_->stream.get_executor(), [self] { self->writeRequest(); });
     return;
   }
-  conn_ = std::make_shared<UpConn>(net::make_strand(pool_.ioc()));
+  // One I/O thread runs every handler in turn already: a strand would only add its queue.
+  conn_ = pool_.options().threads <= 1 ? std::make_shared<UpConn>(pool_.ioc().get_executor())
+                                       : std::make_shared<UpConn>(net::make_strand(pool_.ioc()));
   net::dispatch(conn_->stream.get_executor(), [self] { self->connect(); });
 }
 

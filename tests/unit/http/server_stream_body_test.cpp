@@ -9,12 +9,14 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "http/server.h"
+#include "http/websocket.h"
 #include "support/test_http.h"
 #include "support/wait.h"
 
@@ -188,5 +190,52 @@ TEST_CASE("startStream with a Content-Length sends a fixed-length body, and cuts
   // Truncated, never taken as whole.
   REQUIRE(test::httpGet(base + "/aborted").status == 0);
   REQUIRE(test::httpGet(base + "/ended-short").status == 0);
+  server->stop();
+}
+
+TEST_CASE("streamBody never takes a WebSocket upgrade: it still completes its handshake") {
+  ServerOptions opts;
+  opts.streamBody = [](const Request&) { return true; };
+  auto server = makeBeastServer(opts);
+  std::mutex mu;
+  std::vector<std::shared_ptr<WebSocket>> accepted;
+  REQUIRE(server
+              ->start([&](Request&, std::shared_ptr<Exchange> ex) {
+                auto ws = ex->acceptWebSocket();
+                if (!ws) {
+                  ex->respond(Response::text(400, "not an upgrade"));
+                  return;
+                }
+                std::weak_ptr<WebSocket> weak = ws;
+                ws->start(
+                    [weak](WsMessage m) {
+                      if (auto s = weak.lock()) {
+                        s->send(std::move(m));
+                      }
+                    },
+                    [](int, std::string) {});
+                std::lock_guard<std::mutex> lk(mu);
+                accepted.push_back(ws);
+              })
+              .ok());
+  auto connector = makeBeastWsConnector();
+  std::promise<Result<std::shared_ptr<WebSocket>>> p;
+  auto f = p.get_future();
+  connector->connect({"ws://127.0.0.1:" + std::to_string(server->port()) + "/ws", {}},
+                     [&p](Result<std::shared_ptr<WebSocket>> r) { p.set_value(std::move(r)); });
+  REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  auto client = f.get();
+  REQUIRE(client.ok());
+  std::atomic<bool> echoed{false};
+  (*client)->start([&](WsMessage m) { echoed = m.data == "hi"; }, [](int, std::string) {});
+  REQUIRE((*client)->send({"hi", false}));
+  REQUIRE(test::waitFor([&] { return echoed.load(); }));
+  (*client)->close();
+  client = Error::make(0, "Dropped", "test done");
+  connector->stop();
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    accepted.clear();
+  }
   server->stop();
 }
