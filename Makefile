@@ -10,7 +10,7 @@ CTEST_ARGS ?=
 all: build
 
 help:
-	@echo "make demo      run the whole system locally (API emulator, WAHA simulators, operator)"
+	@echo "make demo      run the whole system locally (API emulator, WAHA simulators, operator, hub)"
 	@echo "make test      build and run every test (installs missing Debian packages first)"
 	@echo "make build     configure and build into $(BUILD_DIR)/"
 	@echo "make unit      unit tests only"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local demo: kube-sim (Kubernetes API emulator) whose pods run waha-sim (WAHA worker
-# simulator), the operator, a WahaCluster and a few dozen WahaSessions; then one worker pod is
-# killed and the sessions move. Ctrl-C stops everything it started.
+# simulator), the operator, a WahaCluster and a few dozen WahaSessions, and the hub (one WAHA
+# endpoint for them all); then one worker pod is killed and the sessions move. Ctrl-C stops
+# everything it started.
 set -euo pipefail
 BUILD_DIR="$(cd "${1:-build}" && pwd)"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -52,6 +53,13 @@ say "Starting the operator (log: $DIR/operator.log)"
   --metrics-bind-address 127.0.0.1:0 --worker-sync-interval 1 >"$DIR/operator.log" 2>&1 &
 pids+=($!)
 
+HUB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+HUB="http://127.0.0.1:$HUB_PORT"
+say "Starting the hub for cluster demo on $HUB (log: $DIR/hub.log)"
+"$OP" hub --cluster demo --namespace default --kubeconfig "$DIR/kubeconfig" \
+  --listen "127.0.0.1:$HUB_PORT" --metrics-bind-address 127.0.0.1:0 >"$DIR/hub.log" 2>&1 &
+pids+=($!)
+
 say "Applying a WahaCluster (10 sessions per worker, 3 to 8 workers) and $SESSIONS WahaSessions"
 k apply --validate=false -f - <<YAML
 apiVersion: v1
@@ -81,6 +89,14 @@ k get wahasessions -o jsonpath='{range .items[*]}{.metadata.name} {.status.worke
 wait_until 60 '[ "$(k get wahasessions -o jsonpath="{range .items[*]}{.status.wahaStatus}{\"\\n\"}{end}" | grep -c WORKING)" -ge "$SESSIONS" ]'
 k get wahaclusters,wahasessions -o wide
 
+say "One WAHA endpoint for every session: the hub routes each call to its session's worker"
+wait_until 30 '[ "$(curl -s -o /dev/null -w "%{http_code}" -H "X-Api-Key: $API_KEY" "$HUB/api/sessions")" = 200 ]'
+echo "GET $HUB/api/sessions (merged from every worker): $(curl -s -H "X-Api-Key: $API_KEY" "$HUB/api/sessions" | grep -o '"name"' | wc -l) sessions"
+for name in load-00001 load-00002 load-00003; do
+  worker=$(curl -s -D - -o /dev/null -H "X-Api-Key: $API_KEY" "$HUB/api/sessions/$name" | tr -d '\r' | sed -n 's/^[Xx]-[Ww]aha-[Ww]orker: //p')
+  echo "GET $HUB/api/sessions/$name -> answered by worker $worker"
+done
+
 victim="$(k get pods -l waha.io/cluster=demo -o jsonpath='{.items[0].metadata.name}')"
 say "Killing worker pod $victim: its sessions move to the other workers"
 k delete pod "$victim" --wait=false
@@ -102,6 +118,8 @@ cat <<EOF
   kubectl get pods -o wide
   kubectl describe wahasession load-00001
   $ROOT/examples/gen-sessions.sh 50 demo default | kubectl apply --validate=false -f -
+  curl -H 'X-Api-Key: $API_KEY' $HUB/api/sessions          # WAHA's API, through the hub
+  curl -H 'X-Api-Key: $API_KEY' $HUB/api/load-00001/auth/qr?format=raw
 (--validate=false because the emulator serves no OpenAPI document; see docs/kube-sim.md.)
 Press Ctrl-C to stop everything.
 EOF
