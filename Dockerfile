@@ -4,7 +4,8 @@
 # same script and target as CI, so the image cannot drift from what the tests build. Tests and
 # simulators are left out (WAHA_BUILD_TESTS=OFF). The runtime stage holds only the shared
 # libraries the binary links (checked with ldd: cpprestsdk, yaml-cpp, prometheus-cpp core,
-# OpenSSL; brotli and zlib come with libcpprest2.10) and runs as a non-root user.
+# OpenSSL, Boost.System, which a build without --as-needed trimming links; brotli and zlib come
+# with libcpprest2.10) and runs as a non-root user.
 #
 #   docker build -t waha-operator:dev .
 
@@ -25,6 +26,7 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
          ca-certificates libcpprest2.10 libyaml-cpp0.7 libprometheus-cpp-core1.0 libssl3 \
+         libboost-system1.74.0 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 65532 nonroot \
     && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
