@@ -187,8 +187,11 @@ Result<Action> SessionReconciler::place(Work& w, const Json& clusterObj) {
         auto o = ctx_.caches.sessions->get(sessionKey);
         return o && o->value("/status/worker"_json_pointer, std::string()) == p.name;
       };
-      int load = static_cast<int>(ctx_.caches.sessions->countByIndex(kByWorker, workerKey)) +
-                 ctx_.claims.extraLoad(workerKey, onThisWorker, now, options_.claimTtl);
+      // The ledger first, then the index: a claim the cache shows between the two reads is then
+      // counted twice (a moment's over-count), never missed (which overfilled a worker).
+      int inFlight = ctx_.claims.extraLoad(workerKey, onThisWorker, now, options_.claimTtl);
+      int load =
+          static_cast<int>(ctx_.caches.sessions->countByIndex(kByWorker, workerKey)) + inFlight;
       views.push_back({p.name, p.ready && !p.ip.empty(), p.terminating, capacity, load});
     }
     auto d = placement::choose(views, strategy);
