@@ -826,19 +826,27 @@ class BeastServer final : public HttpServer {
           auto local = socket.local_endpoint(e1).address().to_string();
           auto remote = socket.remote_endpoint(e2).address().to_string();
           socket.set_option(tcp::no_delay(true), e1);
+          // Tracked before it runs: stop() closes every tracked connection, and one that ran
+          // untracked for a moment could be upgraded and then missed (its WebSocket left open).
           std::shared_ptr<ConnectionBase> conn;
           if (sslCtx_) {
             auto c = std::make_shared<Connection<TlsStream>>(TlsStream(std::move(socket), *sslCtx_),
                                                              opts_, handler_, local, remote);
+            track(c);
             c->run();
             conn = c;
           } else {
             auto c = std::make_shared<Connection<PlainStream>>(PlainStream(std::move(socket)),
                                                                opts_, handler_, local, remote);
+            track(c);
             c->run();
             conn = c;
           }
-          track(conn);
+          if (stopped_) {
+            // stop() may have walked the list before this connection was in it.
+            net::post(conn->executor(), [conn] { conn->close(); });
+            return;
+          }
           accept();
         });
   }
