@@ -155,14 +155,22 @@ int toInt(const std::string& s, int fallback) {
   }
 }
 
-int runController(std::map<std::string, Flag>& f) {
+// --log-level and --log-json, shared by every subcommand; false (with a message) on a bad level.
+bool setUpLogging(std::map<std::string, Flag>& f) {
   log::Level level;
   if (!log::parseLevel(f["log-level"].value, level)) {
     std::cerr << "--log-level must be debug, info, warn or error\n";
-    return 2;
+    return false;
   }
   log::setLevel(level);
   log::setJson(f["log-json"].value == "true");
+  return true;
+}
+
+int runController(std::map<std::string, Flag>& f) {
+  if (!setUpLogging(f)) {
+    return 2;
+  }
 
   auto& clock = SteadyClock::instance();
   StdRandom random;
@@ -309,13 +317,9 @@ void splitAddress(const std::string& addr, http::ServerOptions& o, int fallbackP
 }
 
 int runHub(std::map<std::string, Flag>& f) {
-  log::Level level;
-  if (!log::parseLevel(f["log-level"].value, level)) {
-    std::cerr << "--log-level must be debug, info, warn or error\n";
+  if (!setUpLogging(f)) {
     return 2;
   }
-  log::setLevel(level);
-  log::setJson(f["log-json"].value == "true");
   hub::HubOptions ho;
   ho.cluster = f["cluster"].value;
   ho.ns = f["namespace"].value.empty() && std::getenv("POD_NAMESPACE") != nullptr

@@ -45,11 +45,12 @@ Manager::Manager(kube::KubeClient& kube, wahaapi::WahaClient& waha, Clock& clock
       std::make_unique<kube::Informer>(kube, kDeployments, ns, clock, random, workerOpts);
   secrets_ = std::make_unique<kube::Informer>(kube, kSecrets, ns, clock, random);
 
-  sessionsInf_->addIndex(kByCluster, sessionClusterIndex);
-  sessionsInf_->addIndex(kByWorker, sessionWorkerIndex);
-  sessionsInf_->addIndex(kBySessionName, sessionNameIndex);
-  sessionsInf_->addIndex(kByDemand, sessionDemandIndex);
-  pods_->addIndex(kByCluster, podClusterIndex);
+  for (auto& [name, fn] : sessionIndexes()) {
+    sessionsInf_->addIndex(name, fn);
+  }
+  for (auto& [name, fn] : podIndexes()) {
+    pods_->addIndex(name, fn);
+  }
 
   sync_ = std::make_unique<WorkerSync>(waha, clock, random, options_.sync);
   Caches caches{&clusters_->store(), &sessionsInf_->store(), &pods_->store(), &secrets_->store(),

@@ -117,6 +117,15 @@ std::vector<std::string> sessionDemandIndex(const Json& obj) {
   return wants ? std::vector<std::string>{prefix + "waiting"} : std::vector<std::string>{};
 }
 
+std::vector<NamedIndex> sessionIndexes() {
+  return {{kByCluster, sessionClusterIndex},
+          {kByWorker, sessionWorkerIndex},
+          {kBySessionName, sessionNameIndex},
+          {kByDemand, sessionDemandIndex}};
+}
+
+std::vector<NamedIndex> podIndexes() { return {{kByCluster, podClusterIndex}}; }
+
 std::vector<std::string> sessionNameIndex(const Json& obj) {
   // Raw fields, no full parse: this runs on every write to the session cache.
   std::string cluster = obj.value("/spec/clusterRef/name"_json_pointer, std::string());

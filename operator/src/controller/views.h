@@ -45,6 +45,12 @@ std::string workerBaseUrl(const WorkerPod& pod);
 // Index functions for the informers.
 std::vector<std::string> sessionClusterIndex(const Json& session);
 std::vector<std::string> sessionNameIndex(const Json& session);
+
+// Every index the reconcilers read, by store: the manager's informers and the tests' hand-filled
+// stores register the same set.
+using NamedIndex = std::pair<const char*, kube::Store::IndexFn>;
+std::vector<NamedIndex> sessionIndexes();
+std::vector<NamedIndex> podIndexes();
 std::vector<std::string> sessionDemandIndex(const Json& session);
 std::vector<std::string> sessionWorkerIndex(const Json& session);
 std::vector<std::string> podClusterIndex(const Json& pod);

@@ -9,6 +9,7 @@
 #include "controller/views.h"
 #include "controller/worker_sync.h"
 #include "controller/worker_template.h"
+#include "controller_rig.h"
 #include "metrics/metrics.h"
 #include "metrics/operator_metrics.h"
 #include "support/fake_kube_client.h"
@@ -62,27 +63,12 @@ Json session(const std::string& name, const std::string& worker = "") {
   return s;
 }
 
-struct Rig {
-  test::FakeKubeClient kube;
-  test::FakeWahaClient waha;
-  ManualClock clock;
-  FixedRandom random{0.5};
-  kube::Store clusters, sessions, pods, secrets, deployments;
-  WorkerSync sync{waha, clock, random, {}};
-  Context ctx{kube, waha,   clock, Caches{&clusters, &sessions, &pods, &secrets, &deployments},
-              sync, nullptr};
+struct Rig : test::ControllerRig {
   metrics::Metrics registry;
   metrics::OperatorMetrics opMetrics{registry};
   ClusterReconciler rec{ctx};
 
-  Rig() {
-    sessions.addIndex(kByCluster, sessionClusterIndex);
-    sessions.addIndex(kByWorker, sessionWorkerIndex);
-    sessions.addIndex(kByDemand, sessionDemandIndex);
-    pods.addIndex(kByCluster, podClusterIndex);
-    ctx.metrics = &opMetrics;
-  }
-  void add(kube::Store& s, const Json& obj) { s.upsert(std::make_shared<const Json>(obj)); }
+  Rig() { ctx.metrics = &opMetrics; }
   void setCluster(const Json& c) { add(clusters, kube.put(kClusters, c)); }
   // The informers' role: the caches catch up with the API server.
   void syncCaches() {

@@ -6,6 +6,7 @@
 #include "controller/kinds.h"
 #include "controller/session_reconciler.h"
 #include "controller/worker_sync.h"
+#include "controller_rig.h"
 #include "support/fake_kube_client.h"
 #include "support/fake_waha_client.h"
 
@@ -68,26 +69,10 @@ Json session(const std::string& name, const std::string& created, const std::str
   return s;
 }
 
-struct Rig {
-  test::FakeKubeClient kube;
-  test::FakeWahaClient waha;
-  ManualClock clock;
-  FixedRandom random{0.5};
-  kube::Store clusters, sessions, pods, secrets, deployments;
-  WorkerSync sync{waha, clock, random, {}};
-  Context ctx{kube, waha,   clock, Caches{&clusters, &sessions, &pods, &secrets, &deployments},
-              sync, nullptr};
+struct Rig : test::ControllerRig {
   SessionReconciler rec{ctx};
 
-  Rig() {
-    sessions.addIndex(kByCluster, sessionClusterIndex);
-    sessions.addIndex(kByWorker, sessionWorkerIndex);
-    sessions.addIndex(kByDemand, sessionDemandIndex);
-    sessions.addIndex(kBySessionName, sessionNameIndex);
-    pods.addIndex(kByCluster, podClusterIndex);
-    secrets.upsert(std::make_shared<const Json>(secret()));
-  }
-  void add(kube::Store& s, const Json& obj) { s.upsert(std::make_shared<const Json>(obj)); }
+  Rig() { add(secrets, secret()); }
   // The last status written for `name` through the API.
   Json lastStatus(const std::string& name) {
     Json out;
