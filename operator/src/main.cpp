@@ -294,7 +294,9 @@ std::map<std::string, Flag> hubFlags() {
        {"", "KUBECONFIG_PATH",
         "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"}},
       {"context", {"", "WAHA_OPERATOR_CONTEXT", "kubeconfig context"}},
-      {"threads", {"2", "WAHA_HUB_THREADS", "I/O threads of the API server and of the proxy"}},
+      {"threads",
+       {"2", "WAHA_HUB_THREADS",
+        "I/O threads (event loops) shared by the API server and the proxy"}},
       {"upstream-timeout",
        {"60", "WAHA_HUB_UPSTREAM_TIMEOUT_SECONDS",
         "seconds to wait for a worker's answer head (and between body pieces)"}},
@@ -347,7 +349,11 @@ int runHub(std::map<std::string, Flag>& f) {
   }
   int threads = std::max(1, toInt(f["threads"].value, 2));
   splitAddress(f["listen"].value, ho.server, 3000);
+  // The API server and the upstream pool share their I/O threads: a proxied request is served
+  // start to finish on the thread that accepted it.
+  auto io = http::makeIoRuntime(threads);
   ho.server.threads = threads;
+  ho.server.runtime = io;
   ho.server.maxBodyBytes = static_cast<std::size_t>(
       std::max<long long>(1024, std::atoll(f["max-body-bytes"].value.c_str())));
   ho.upstreamTimeout = std::chrono::seconds(toInt(f["upstream-timeout"].value, 60));
@@ -357,6 +363,7 @@ int runHub(std::map<std::string, Flag>& f) {
   ho.hubId = host;
   http::UpstreamOptions uo;
   uo.threads = threads;
+  uo.runtime = io;
   auto upstream = http::makeBeastUpstreamPool(uo);
   auto ws = http::makeBeastWsConnector(1);
   hub::HubServer hubServer(**kube, *upstream, ws.get(), clock, random, metrics, ho);
@@ -387,6 +394,7 @@ int runHub(std::map<std::string, Flag>& f) {
     ws->stop();
   }
   upstream->stop();
+  io->stop();
   server.stop();
   return 0;
 }

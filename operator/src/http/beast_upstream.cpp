@@ -1,7 +1,7 @@
 // Boost.Beast/Asio adapter behind http::UpstreamPool: the hub's data path to the workers. One
-// ForwardOp per request (forward_op.h) runs on the strand of the connection it uses; the pool
-// (upstream_conn.h) is a mutex-guarded idle list per target, never held across I/O. Exceptions
-// stop here.
+// ForwardOp per request (forward_op.h) runs on the executor of the connection it uses, on the
+// calling thread's loop when the pool shares the server's IoRuntime; the pool (upstream_conn.h)
+// is a mutex-guarded idle list per loop and target, never held across I/O. Exceptions stop here.
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
 #include <utility>  // NOLINT: must precede Boost.Asio
@@ -10,9 +10,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "common/log.h"
 #include "http/forward_op.h"
@@ -22,21 +19,18 @@ namespace {
 
 class BeastUpstreamPool final : public UpstreamPool {
  public:
-  explicit BeastUpstreamPool(UpstreamOptions opts) : pool_(opts) {
-    for (int i = 0; i < std::max(1, opts.threads); ++i) {
-      threads_.emplace_back([this] {
-        for (;;) {
-          try {
-            pool_.ioc().run();
-            return;
-          } catch (const std::exception& e) {
-            log::error("upstream: io thread caught", {{"error", e.what()}});
-          }
-        }
-      });
+  explicit BeastUpstreamPool(UpstreamOptions opts)
+      : runtime_(beastRuntime(opts.runtime)), ownRuntime_(!runtime_) {
+    if (ownRuntime_) {
+      runtime_ = std::make_shared<BeastRuntime>(opts.threads, false, "upstream");
     }
+    pool_ = std::make_shared<ConnPool>(std::move(opts), *runtime_);
+    pool_->startSweeping();
   }
-  ~BeastUpstreamPool() override { stop(); }
+  ~BeastUpstreamPool() override {
+    stop();
+    runtime_.reset();  // own: destroys what is still queued (holding the pool) first
+  }
 
   void forward(const UpstreamTarget& target, UpstreamRequest request,
                std::shared_ptr<Exchange> exchange, ForwardHooks hooks) override {
@@ -52,14 +46,10 @@ class BeastUpstreamPool final : public UpstreamPool {
     if (stopped_.exchange(true)) {
       return;
     }
-    pool_.stop();
-    for (auto& t : threads_) {
-      if (t.joinable()) {
-        t.join();
-      }
+    pool_->stop();
+    if (ownRuntime_) {
+      runtime_->stop();
     }
-    threads_.clear();
-    pool_.clear();
   }
 
  private:
@@ -77,8 +67,9 @@ class BeastUpstreamPool final : public UpstreamPool {
     }
   }
 
-  ConnPool pool_;
-  std::vector<std::thread> threads_;
+  std::shared_ptr<BeastRuntime> runtime_;
+  bool ownRuntime_;
+  std::shared_ptr<ConnPool> pool_;
   std::atomic<bool> stopped_{false};
 };
 

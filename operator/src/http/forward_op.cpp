@@ -43,6 +43,7 @@ ForwardOp::~ForwardOp() {
   if (!done_) {
     fail(502, "upstream pool stopped");
   }
+  pool_->opFinished();
 }
 
 void ForwardOp::start() {
@@ -86,24 +87,25 @@ void ForwardOp::buildRequest() {
 }
 
 // A pooled connection when one is idle (and `pooled` allows), else a new one.
+// Called on a runtime loop's thread (the server's, when shared) the forward stays there: its
+// connection is that loop's, and dispatch() runs the next step at once instead of queueing it.
 void ForwardOp::acquire(bool pooled) {
-  conn_ = pooled ? pool_.take(key_) : nullptr;
+  int loop = conn_ ? conn_->loop : pool_->pickLoop();
+  conn_ = pooled ? pool_->take(loop, key_) : nullptr;
   reused_ = conn_ != nullptr;
   auto self = shared_from_this();
   if (reused_) {
     net::dispatch(conn_->stream.get_executor(), [self] { self->writeRequest(); });
     return;
   }
-  // One I/O thread runs every handler in turn already: a strand would only add its queue.
-  conn_ = pool_.options().threads <= 1 ? std::make_shared<UpConn>(pool_.ioc().get_executor())
-                                       : std::make_shared<UpConn>(net::make_strand(pool_.ioc()));
+  conn_ = pool_->open(loop);
   net::dispatch(conn_->stream.get_executor(), [self] { self->connect(); });
 }
 
 void ForwardOp::connect() {
   beast::error_code ec;
   auto addr = net::ip::make_address(target_.host, ec);
-  conn_->stream.expires_after(pool_.options().connectTimeout);
+  conn_->stream.expires_after(pool_->options().connectTimeout);
   auto self = shared_from_this();
   if (!ec) {
     conn_->stream.async_connect(tcp::endpoint(addr, static_cast<unsigned short>(target_.port)),
@@ -254,7 +256,7 @@ void ForwardOp::release(bool keepAlive) {
   auto c = std::move(conn_);
   if (keepAlive && c) {
     c->stream.expires_never();
-    pool_.put(key_, std::move(c));
+    pool_->put(key_, std::move(c));
   }
 }
 

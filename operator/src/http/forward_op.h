@@ -1,8 +1,9 @@
 #pragma once
 
 // Internal to http/: one request forwarded upstream (UpstreamPool::forward, ::fetch). It runs on
-// the strand of the connection it uses: request side in forward_op.cpp (connect, send head and
-// body, failures), answer side in forward_answer.cpp (head, whole or streamed body).
+// the executor of the connection it uses (the calling thread's loop on a shared IoRuntime): request
+// side in forward_op.cpp (connect, send head and body, failures), answer side in forward_answer.cpp
+// (head, whole or streamed body).
 
 #include <functional>
 #include <memory>
@@ -24,15 +25,17 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
   static constexpr std::size_t kClientQueueMax = 4 * kPieceBytes;
 
   using FetchDone = std::function<void(Result<Response>)>;
-  ForwardOp(ConnPool& pool, const UpstreamTarget& target, UpstreamRequest req,
+  ForwardOp(std::shared_ptr<ConnPool> pool, const UpstreamTarget& target, UpstreamRequest req,
             std::shared_ptr<Exchange> ex, ForwardHooks hooks, FetchDone fetchDone)
-      : pool_(pool),
+      : pool_(std::move(pool)),
         key_(target.host + ":" + std::to_string(target.port)),
         target_(target),
         req_(std::move(req)),
         exchange_(std::move(ex)),
         hooks_(std::move(hooks)),
-        fetchDone_(std::move(fetchDone)) {}
+        fetchDone_(std::move(fetchDone)) {
+    pool_->opStarted();
+  }
 
   ~ForwardOp();
   // Takes a pooled connection or opens one, then sends; returns at once. onDone follows later.
@@ -62,7 +65,7 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
   void release(bool keepAlive);
   void finish();
 
-  ConnPool& pool_;
+  std::shared_ptr<ConnPool> pool_;
   std::string key_;
   UpstreamTarget target_;
   UpstreamRequest req_;

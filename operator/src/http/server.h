@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "http/http.h"
+#include "http/io_runtime.h"
 
 namespace waha::http {
 
@@ -81,8 +82,11 @@ struct TlsConfig {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;  // 0: the kernel picks one; see HttpServer::port()
-  int threads = 2;
+  int port = 0;     // 0: the kernel picks one; see HttpServer::port()
+  int threads = 2;  // the server's own I/O threads, when `runtime` is not set
+  // I/O threads shared with others (an UpstreamPool): the server then runs on them. Stop and
+  // destroy the server before the runtime.
+  std::shared_ptr<IoRuntime> runtime;
   std::optional<TlsConfig> tls;
   std::size_t maxBodyBytes = 64 * 1024 * 1024;
   std::chrono::seconds idleTimeout{120};  // keep-alive connections idle longer are closed
@@ -99,7 +103,8 @@ class HttpServer {
   virtual Status start(Handler handler) = 0;
   // The bound port (after start()).
   virtual int port() const = 0;
-  // Stops accepting, closes connections (open streams see onClose) and joins the threads.
+  // Stops accepting, closes connections (open streams see onClose), waits for them to go (2 s at
+  // most) and joins its own threads.
   virtual void stop() = 0;
 };
 

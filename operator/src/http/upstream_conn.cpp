@@ -37,48 +37,90 @@ bool isHopByHop(std::string_view name) {
   return false;
 }
 
-ConnPool::ConnPool(UpstreamOptions opts)
-    : opts_(std::move(opts)),
-      ioc_(std::max(1, opts_.threads)),
-      work_(net::make_work_guard(ioc_)),
-      sweeper_(ioc_) {
+ConnPool::ConnPool(UpstreamOptions opts, BeastRuntime& runtime)
+    : opts_(std::move(opts)), runtime_(&runtime) {
+  opts_.runtime.reset();  // held by the UpstreamPool, not by what its queued handlers keep alive
+  for (int i = 0; i < runtime_->loops(); ++i) {
+    loops_.push_back(std::make_unique<Loop>());
+  }
+}
+
+void ConnPool::startSweeping() {
+  sweeper_.emplace(runtime_->loop(0));
   sweepLater();
 }
 
-std::shared_ptr<UpConn> ConnPool::take(const std::string& key) {
+std::shared_ptr<UpConn> ConnPool::take(int loop, const std::string& key) {
   auto now = Clock::now();
   for (;;) {
     std::shared_ptr<UpConn> c;
     {
-      std::lock_guard<std::mutex> lk(mu_);
-      auto it = idle_.find(key);
-      if (it == idle_.end() || it->second.empty()) {
+      auto& l = *loops_[static_cast<std::size_t>(loop)];
+      std::lock_guard<std::mutex> lk(l.mu);
+      auto it = l.idle.find(key);
+      if (it == l.idle.end() || it->second.empty()) {
         return nullptr;
       }
       c = std::move(it->second.back());
       it->second.pop_back();
     }
-    if (now - c->idleSince < opts_.idleTimeout && looksAlive(*c)) {
+    auto idle = now - c->idleSince;
+    // A connection back in the pool a moment ago is not worth a system call to check
+    // (UpstreamOptions::trustedIdle).
+    if (idle < opts_.idleTimeout && (idle < opts_.trustedIdle || looksAlive(*c))) {
+      lend(c);
       return c;
     }
   }
 }
 
+std::shared_ptr<UpConn> ConnPool::open(int loop) {
+  auto c = std::make_shared<UpConn>(runtime_->connectionExecutor(loop), loop);
+  lend(c);
+  return c;
+}
+
+void ConnPool::lend(const std::shared_ptr<UpConn>& c) {
+  auto& l = *loops_[static_cast<std::size_t>(c->loop)];
+  std::lock_guard<std::mutex> lk(l.mu);
+  if (l.lent.size() >= 256 && l.lent.size() % 256 == 0) {
+    std::erase_if(l.lent, [](const auto& w) { return w.expired(); });
+  }
+  l.lent.push_back(c);
+}
+
 void ConnPool::put(const std::string& key, std::shared_ptr<UpConn> conn) {
   conn->idleSince = Clock::now();
-  std::lock_guard<std::mutex> lk(mu_);
-  auto& list = idle_[key];
+  auto& l = *loops_[static_cast<std::size_t>(conn->loop)];
+  std::lock_guard<std::mutex> lk(l.mu);
+  if (stopped_) {
+    return;
+  }
+  auto& list = l.idle[key];
   if (list.size() < opts_.maxIdlePerTarget) {
     list.push_back(std::move(conn));
   }
 }
 
+void ConnPool::opStarted() {
+  std::lock_guard<std::mutex> lk(opsMu_);
+  ++ops_;
+}
+
+void ConnPool::opFinished() {
+  std::lock_guard<std::mutex> lk(opsMu_);
+  if (--ops_ == 0) {
+    opsDone_.notify_all();
+  }
+}
+
 void ConnPool::sweepLater() {
-  sweeper_.expires_after(std::chrono::seconds(1));
-  sweeper_.async_wait([this](beast::error_code ec) {
-    if (!ec) {
-      sweep();
-      sweepLater();
+  sweeper_->expires_after(std::chrono::seconds(1));
+  sweeper_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self && !self->stopped_) {
+      self->sweep();
+      self->sweepLater();
     }
   });
 }
@@ -87,24 +129,50 @@ void ConnPool::sweepLater() {
 void ConnPool::sweep() {
   auto cutoff = Clock::now() - opts_.idleTimeout;
   std::vector<std::shared_ptr<UpConn>> expired;
-  std::lock_guard<std::mutex> lk(mu_);
-  for (auto& [key, list] : idle_) {
-    auto end = std::find_if(list.begin(), list.end(),
-                            [&](const auto& c) { return c->idleSince >= cutoff; });
-    std::move(list.begin(), end, std::back_inserter(expired));
-    list.erase(list.begin(), end);
+  for (auto& l : loops_) {
+    std::lock_guard<std::mutex> lk(l->mu);
+    for (auto& [key, list] : l->idle) {
+      auto end = std::find_if(list.begin(), list.end(),
+                              [&](const auto& c) { return c->idleSince >= cutoff; });
+      std::move(list.begin(), end, std::back_inserter(expired));
+      list.erase(list.begin(), end);
+    }
   }
 }
 
 void ConnPool::stop() {
-  work_.reset();
-  net::post(ioc_, [this] { sweeper_.cancel(); });
-  ioc_.stop();
-}
-
-void ConnPool::clear() {
-  std::lock_guard<std::mutex> lk(mu_);
-  idle_.clear();
+  if (stopped_.exchange(true)) {
+    return;
+  }
+  std::vector<std::weak_ptr<UpConn>> lent;
+  for (auto& l : loops_) {
+    std::lock_guard<std::mutex> lk(l->mu);
+    l->idle.clear();
+    std::move(l->lent.begin(), l->lent.end(), std::back_inserter(lent));
+    l->lent.clear();
+  }
+  if (sweeper_) {
+    net::post(sweeper_->get_executor(), [weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->sweeper_->cancel();
+      }
+    });
+  }
+  // A connection is only touched on its own executor; closing it there fails its forward's
+  // pending I/O, which then answers its client and finishes.
+  for (auto& w : lent) {
+    if (auto c = w.lock()) {
+      net::post(c->stream.get_executor(), [c] {
+        beast::error_code ec;
+        c->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        c->stream.close();
+      });
+    }
+  }
+  {
+    std::unique_lock<std::mutex> lk(opsMu_);
+    opsDone_.wait_for(lk, std::chrono::seconds(2), [this] { return ops_ == 0; });
+  }
 }
 
 }  // namespace waha::http

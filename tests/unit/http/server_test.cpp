@@ -37,6 +37,50 @@ TEST_CASE("Beast server answers requests with headers, query and body") {
   server->stop();
 }
 
+TEST_CASE("The answer to a HEAD keeps the Content-Length its handler declares") {
+  auto server = makeBeastServer({});
+  REQUIRE(server
+              ->start(syncHandler([](const Request& r) {
+                if (r.method == "HEAD") {
+                  Response res;
+                  res.status = 200;
+                  res.headers.set("Content-Length", "1234");  // the GET's, without its body
+                  return res;
+                }
+                return Response::text(200, "no head");
+              }))
+              .ok());
+  auto base = "http://127.0.0.1:" + std::to_string(server->port());
+  auto head = test::httpRequest("HEAD", base + "/file");
+  REQUIRE(head.status == 200);
+  REQUIRE(head.headers.getOr("content-length") == "1234");
+  REQUIRE(head.body.empty());
+  // The connection stays usable: a GET with a body declaring nothing gets its real length.
+  auto get = test::httpGet(base + "/file");
+  REQUIRE(get.body == "no head");
+  REQUIRE(get.headers.getOr("content-length") == "7");
+  server->stop();
+}
+
+TEST_CASE("A server on a shared runtime stops alone, and the runtime serves another") {
+  auto runtime = makeIoRuntime(2);
+  ServerOptions options;
+  options.runtime = runtime;
+  auto first = makeBeastServer(options);
+  auto second = makeBeastServer(options);
+  REQUIRE(first->start(syncHandler([](const Request&) { return Response::text(200, "1"); })).ok());
+  REQUIRE(second->start(syncHandler([](const Request&) { return Response::text(200, "2"); })).ok());
+  auto url = [](HttpServer& s) { return "http://127.0.0.1:" + std::to_string(s.port()) + "/"; };
+  REQUIRE(test::httpGet(url(*first)).body == "1");
+  auto firstUrl = url(*first);
+  first->stop();
+  first.reset();
+  REQUIRE(test::httpGet(firstUrl).status == 0);  // nothing listens there any more
+  REQUIRE(test::httpGet(url(*second)).body == "2");
+  second->stop();
+  runtime->stop();
+}
+
 TEST_CASE("A handler that throws gives a 500, and the server keeps serving") {
   auto server = makeBeastServer({});
   REQUIRE(server

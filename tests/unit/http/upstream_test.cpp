@@ -58,6 +58,7 @@ class RawUpstream {
   }
   int port() const { return port_; }
   int connections() const { return connections_; }
+  int hangups() const { return hangups_; }
 
   static bool answer(tcp::socket& s, const std::string& body, int status = 200) {
     std::string out = "HTTP/1.1 " + std::to_string(status) +
@@ -91,6 +92,7 @@ class RawUpstream {
       if (ec || !behaviour_(s, req)) {
         beast::error_code ignored;
         s.shutdown(tcp::socket::shutdown_both, ignored);
+        ++hangups_;
         return;
       }
     }
@@ -102,6 +104,7 @@ class RawUpstream {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
+  std::atomic<int> hangups_{0};
   std::thread acceptThread_;
   std::mutex mu_;
   std::vector<std::shared_ptr<tcp::socket>> sockets_;
@@ -150,9 +153,11 @@ struct Front {
                   }
                   up.timeout = timeout;
                   ForwardHooks hooks;
-                  hooks.onDone = [this](const ForwardResult& r) {
+                  hooks.onDone = [this, handlerThread =
+                                            std::this_thread::get_id()](const ForwardResult& r) {
                     std::lock_guard<std::mutex> lk(mu);
                     done.push_back(r);
+                    sameThread += handlerThread == std::this_thread::get_id() ? 1 : 0;
                   };
                   pool.forward(target, std::move(up), std::move(ex), std::move(hooks));
                 })
@@ -168,6 +173,7 @@ struct Front {
   std::unique_ptr<HttpServer> server;
   std::mutex mu;
   std::vector<ForwardResult> done;
+  int sameThread = 0;  // forwards that finished on the thread their request was handled on
   std::atomic<std::size_t> pieces{0};
   std::atomic<std::size_t> largestPiece{0};
 };
@@ -239,15 +245,22 @@ TEST_CASE("forward reuses one keep-alive connection for sequential requests") {
   front.server->stop();
 }
 
-TEST_CASE("forward serves concurrent requests") {
+TEST_CASE("forward serves concurrent requests, on its own threads or the server's") {
   auto upstream = makeBeastServer({});
   REQUIRE(
       upstream->start(syncHandler([](const Request& r) { return Response::text(200, r.target); }))
           .ok());
+  // 1 and 2: the pool's own threads (one runs without strands); 0: a runtime shared with the
+  // front server, where a forward never leaves the thread that handled its request.
+  int threads = GENERATE(1, 2, 0);
+  std::shared_ptr<IoRuntime> runtime = threads == 0 ? makeIoRuntime(2) : nullptr;
   UpstreamOptions options;
-  options.threads = GENERATE(1, 2);  // one I/O thread runs without strands
+  options.threads = std::max(1, threads);
+  options.runtime = runtime;
+  ServerOptions frontOptions;
+  frontOptions.runtime = runtime;
   auto pool = makeBeastUpstreamPool(options);
-  Front front(*pool, upstream->port());
+  Front front(*pool, upstream->port(), frontOptions);
   std::atomic<int> good{0};
   std::vector<std::thread> clients;
   for (int c = 0; c < 8; ++c) {
@@ -266,8 +279,39 @@ TEST_CASE("forward serves concurrent requests") {
   }
   REQUIRE(good == 80);
   REQUIRE(test::waitFor([&] { return front.doneCount() == 80; }));
+  if (runtime) {
+    std::lock_guard<std::mutex> lk(front.mu);
+    REQUIRE(front.sameThread == 80);
+  }
   pool->stop();
   front.server->stop();
+  if (runtime) {
+    runtime->stop();
+  }
+}
+
+TEST_CASE("stopping the pool cuts a forward in flight with a 502 instead of waiting it out") {
+  std::atomic<int> received{0};
+  RawUpstream upstream([&](tcp::socket&, const RawRequest&) {
+    ++received;
+    return true;  // never answers
+  });
+  auto runtime = makeIoRuntime(1);
+  UpstreamOptions options;
+  options.runtime = runtime;
+  ServerOptions frontOptions;
+  frontOptions.runtime = runtime;
+  auto pool = makeBeastUpstreamPool(options);
+  Front front(*pool, upstream.port(), frontOptions, std::chrono::seconds(60));
+  test::HttpResult res;
+  std::thread client([&] { res = test::httpGet(front.url("/hangs")); });
+  REQUIRE(test::waitFor([&] { return received == 1; }));
+  pool->stop();
+  client.join();
+  REQUIRE(res.status == 502);  // the 60 s timeout would have answered 504
+  REQUIRE(front.doneCount() == 1);
+  front.server->stop();
+  runtime->stop();
 }
 
 TEST_CASE("an upstream that is down gives a WAHA-style 502") {
@@ -442,6 +486,27 @@ TEST_CASE("a pooled connection the upstream dropped is retried once, for idempot
   auto post = test::httpRequest("POST", front.url("/send"), "{}");
   REQUIRE(post.status == 502);  // it may have run: never sent twice
   REQUIRE(test::httpRequest("POST", front.url("/send"), "{}").body == "POST /send");
+  pool->stop();
+  front.server->stop();
+}
+
+TEST_CASE("an idle connection the upstream closed is not reused, even for a POST") {
+  // Answers, then closes the connection as a keep-alive timeout would.
+  RawUpstream upstream([&](tcp::socket& s, const RawRequest& r) {
+    RawUpstream::answer(s, std::string(r.method_string()) + " " + std::string(r.target()));
+    return false;
+  });
+  UpstreamOptions options;
+  options.trustedIdle = std::chrono::milliseconds(0);  // always checked
+  auto pool = makeBeastUpstreamPool(options);
+  Front front(*pool, upstream.port());
+  REQUIRE(test::httpGet(front.url("/1")).body == "GET /1");
+  REQUIRE(test::waitFor([&] { return upstream.hangups() == 1; }, std::chrono::seconds(5)));
+  // A POST is never retried once written: only the check keeps it off the dead connection.
+  auto post = test::httpRequest("POST", front.url("/send"), "{}");
+  REQUIRE(post.status == 200);
+  REQUIRE(post.body == "POST /send");
+  REQUIRE(upstream.connections() == 2);
   pool->stop();
   front.server->stop();
 }
