@@ -3,16 +3,16 @@
 // session is followed, errors are WAHA's, create/delete round-trip through the WahaSession,
 // a several-MB body streams through. The world is the operator tests' (operator_world.h).
 
+#include <algorithm>
 #include <catch2/catch.hpp>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <regex>
 #include <set>
 
 #include "http/websocket.h"
 #include "operator_world.h"
 #include "support/test_http.h"
+#include "support/ws_listener.h"
 
 using namespace waha;
 using namespace waha::test;
@@ -142,23 +142,13 @@ TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
   // One session's events through the hub's /ws: pairing it on its worker (the simulator's hook)
   // makes it WORKING, and the session.status event arrives through the hub.
   {
+    WsListener events;  // outlives the connector, whose threads call into it
     auto connector = http::makeBeastWsConnector(1);
-    std::promise<Result<std::shared_ptr<http::WebSocket>>> opened;
-    http::WsConnectOptions o;
-    o.url =
-        "ws://127.0.0.1:" + std::to_string(hub.port()) + "/ws?session=s-3&events=session.status";
-    o.headers.set("X-Api-Key", kApiKey);
-    connector->connect(o, [&](Result<std::shared_ptr<http::WebSocket>> r) { opened.set_value(r); });
-    auto ws = opened.get_future().get();
+    auto ws = subscribeWs(
+        *connector,
+        "ws://127.0.0.1:" + std::to_string(hub.port()) + "/ws?session=s-3&events=session.status",
+        events, kApiKey);
     REQUIRE(ws.ok());
-    std::mutex mu;
-    std::vector<Json> events;
-    (*ws)->start(
-        [&](http::WsMessage m) {
-          std::lock_guard<std::mutex> lk(mu);
-          events.push_back(Json::parse(m.data, nullptr, false));
-        },
-        [](int, std::string) {});
     std::string ip = w.session("s-3")["status"].value("workerIP", "");
     auto paired = httpRequest("POST", "http://" + ip + ":3000/_sim/sessions/s-3/pair",
                               R"({"id":"79000000003@c.us"})",
@@ -166,15 +156,8 @@ TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
     CHECK(paired.status == 201);
     bool working = waitFor(
         [&] {
-          std::lock_guard<std::mutex> lk(mu);
-          for (const auto& e : events) {
-            if (e.is_object() && e.value("session", "") == "s-3" &&
-                e.value("event", "") == "session.status" &&
-                e["payload"].value("status", "") == "WORKING") {
-              return true;
-            }
-          }
-          return false;
+          auto seen = events.statuses("s-3");
+          return std::find(seen.begin(), seen.end(), "WORKING") != seen.end();
         },
         std::chrono::seconds(10));
     CHECK(working);
