@@ -13,42 +13,11 @@ DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
 command -v wrk >/dev/null && command -v nginx >/dev/null || {
   echo "bench-hub: needs wrk and nginx (scripts/deps.sh bench)" >&2; exit 1; }
-DIR="$(mktemp -d /tmp/waha-bench-hub-XXXXXX)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
-trap cleanup EXIT
-k() { kubectl --kubeconfig "$DIR/kubeconfig" --cache-dir "$DIR/kube-cache" "$@"; }
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until eval "$@"; do
-    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench-hub: timed out: $*" >&2; return 1; }
-    sleep 0.2
-  done
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-mkdir -p "$DIR/phones"
-"$BUILD_DIR/tests/sim/kube/kube-sim" --kubeconfig-out "$DIR/kubeconfig" --port-file "$DIR/ports.json" \
-  --state-dir "$DIR/state" --pod-ready-delay-ms 100 \
-  --pod-command "$BUILD_DIR/tests/sim/waha/waha-sim --phone-registry $DIR/phones --data-dir $DIR/state/d-{podName}" \
-  >"$DIR/kube-sim.log" 2>&1 &
-pids+=($!)
-wait_until 20 '[ -s "$DIR/ports.json" ]'
-k apply --validate=false -f "$ROOT/crds/" >/dev/null
-k wait --for=condition=Established crd/wahasessions.waha.io >/dev/null
-k apply --validate=false -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Secret
-metadata: {name: bench-key, namespace: default}
-stringData: {api-key: bench}
----
-apiVersion: waha.io/v1alpha1
-kind: WahaCluster
-metadata: {name: bench, namespace: default}
-spec:
-  sessionsPerWorker: 10
-  workers: {min: 1, max: 1}
-  apiKeySecretRef: {name: bench-key, key: api-key}
+# shellcheck source=scripts/lib/bench-world.sh
+source "$ROOT/scripts/lib/bench-world.sh"
+bench_world_init bench-hub
+bench_start_kube_sim
+{ bench_cluster_yaml 10 1; cat <<YAML; } | k apply --validate=false -f - >/dev/null
 ---
 apiVersion: waha.io/v1alpha1
 kind: WahaSession
@@ -57,9 +26,7 @@ spec:
   clusterRef: {name: bench}
   state: Running
 YAML
-"$BUILD_DIR/operator/waha-operator" controller --kubeconfig "$DIR/kubeconfig" --leader-elect=false \
-  --metrics-bind-address 127.0.0.1:0 >"$DIR/operator.log" 2>&1 &
-pids+=($!)
+bench_start_operator 127.0.0.1:0
 wait_until 60 '[ "$(k get wahasession bench -o jsonpath="{.status.phase}")" = Running ]'
 ip=$(k get wahasession bench -o jsonpath='{.status.workerIP}')
 worker="$ip:3000"

@@ -18,55 +18,21 @@ FAILOVER="${FAILOVER:-0}"
 POOL=$WORKERS
 STRATEGY=LeastLoaded
 if [ "$FAILOVER" = 1 ]; then POOL=$(( WORKERS + 1 )); STRATEGY=BinPack; fi
-DIR="$(mktemp -d /tmp/waha-bench-XXXXXX)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
-trap cleanup EXIT
-k() { kubectl --kubeconfig "$DIR/kubeconfig" --cache-dir "$DIR/kube-cache" "$@"; }
+# shellcheck source=scripts/lib/bench-world.sh
+source "$ROOT/scripts/lib/bench-world.sh"
+bench_world_init bench
 now_ms() { date +%s%3N; }
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until eval "$@"; do
-    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench: timed out: $*" >&2; return 1; }
-    sleep 0.25
-  done
-}
 # A free port for the operator's /metrics (its start-up line is info; the bench logs warnings only).
-MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MPORT=$(free_port)
 running() {
   curl -s "http://127.0.0.1:$MPORT/metrics" |
     awk '/^waha_operator_sessions\{.*phase="Running"/ {s += $2} END {print s + 0}'
 }
 
-"$BUILD_DIR/tests/sim/kube/kube-sim" --kubeconfig-out "$DIR/kubeconfig" --port-file "$DIR/ports.json" \
-  --state-dir "$DIR/state" --pod-ready-delay-ms 100 --log-level warn \
-  --pod-command "$BUILD_DIR/tests/sim/waha/waha-sim --phone-registry $DIR/phones --data-dir $DIR/state/d-{podName}" \
-  >"$DIR/kube-sim.log" 2>&1 &
-pids+=($!)
-mkdir -p "$DIR/phones"
-wait_until 20 '[ -s "$DIR/ports.json" ]'
-k apply --validate=false -f "$ROOT/crds/" >/dev/null
-k wait --for=condition=Established crd/wahasessions.waha.io >/dev/null
-k apply --validate=false -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Secret
-metadata: {name: bench-key, namespace: default}
-stringData: {api-key: bench}
----
-apiVersion: waha.io/v1alpha1
-kind: WahaCluster
-metadata: {name: bench, namespace: default}
-spec:
-  sessionsPerWorker: $PER
-  workers: {min: $POOL, max: $POOL}
-  placement: {strategy: $STRATEGY}
-  apiKeySecretRef: {name: bench-key, key: api-key}
-YAML
-"$BUILD_DIR/operator/waha-operator" controller --kubeconfig "$DIR/kubeconfig" --leader-elect=false \
-  --metrics-bind-address "127.0.0.1:$MPORT" --worker-sync-interval 2 --session-workers 16 \
-  --log-level warn >"$DIR/operator.log" 2>&1 &
-op=$!
-pids+=($op)
+bench_start_kube_sim --log-level warn
+bench_cluster_yaml "$PER" "$POOL" "placement: {strategy: $STRATEGY}" | k apply --validate=false -f - >/dev/null
+bench_start_operator "127.0.0.1:$MPORT" --worker-sync-interval 2 --session-workers 16 --log-level warn
+op=$OP_PID
 wait_until 120 '[ "$(k get pods -o jsonpath="{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}" | grep -c True)" -ge "$POOL" ]'
 t0=$(now_ms)
 python3 "$ROOT/scripts/bench-create.py" "$DIR/ports.json" "$SESSIONS" bench default 8

@@ -2,7 +2,7 @@
 
 // The operator's test world: kube-sim (whose pods run real waha-sim processes sharing one phone
 // registry, the double-run referee) + waha-operator processes + real kubectl. Shared by the
-// operator's integration tests.
+// operator's and the hub's integration tests (the hub test adds its hub process on top).
 
 #include <unistd.h>
 
@@ -45,15 +45,21 @@ spec:
 )";
 }
 
+inline std::string sessionYaml(const std::string& name, const std::string& cluster = "pool",
+                               const std::string& state = "Running") {
+  return "---\napiVersion: waha.io/v1alpha1\nkind: WahaSession\nmetadata: {name: " + name +
+         ", namespace: default}\nspec:\n  clusterRef: {name: " + cluster + "}\n  state: " + state +
+         "\n";
+}
+
+// Sessions s-<from> .. s-<to>, numbered with four digits.
 inline std::string sessionsYaml(int from, int to, const std::string& cluster = "pool",
                                 const std::string& state = "Running") {
   std::string out;
   for (int i = from; i <= to; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "s-%04d", i);
-    out += std::string("---\napiVersion: waha.io/v1alpha1\nkind: WahaSession\nmetadata: {name: ") +
-           name + ", namespace: default}\nspec:\n  clusterRef: {name: " + cluster +
-           "}\n  state: " + state + "\n";
+    out += sessionYaml(name, cluster, state);
   }
   return out;
 }
@@ -112,6 +118,8 @@ class World {
   }
   // SIGKILL-like: no chance to release the Lease.
   void killOperator(int i = 0) { ops_[i]->stop(std::chrono::milliseconds(10)); }
+  // SIGTERM: a clean shutdown.
+  void stopOperator(int i = 0) { ops_[i]->stop(std::chrono::seconds(5)); }
   Process& op(int i = 0) { return *ops_[i]; }
   std::string logPath(int i) const {
     return sim_.dir() + "/operator" + (i ? "-" + std::to_string(i) : std::string()) + ".log";
@@ -151,6 +159,8 @@ class World {
     auto r = sim_.kubectl({"get", what, "-o", "json"});
     return Json::parse(r.out, nullptr, false);
   }
+  // The WahaSession `name`, or a non-object when it does not exist.
+  Json session(const std::string& name) { return get("wahasession/" + name); }
   std::string conflicts() const {
     std::string p = registry_ + "/conflicts.log";
     return std::filesystem::exists(p) ? readFile(p) : "";
@@ -193,6 +203,12 @@ class World {
 inline bool running(const Json& s) {
   return s.contains("status") && s["status"].value("phase", "") == "Running" &&
          s["status"].value("wahaStatus", "") == "SCAN_QR_CODE";
+}
+
+// The worker pod a session is placed on, "" while it is not.
+inline std::string workerOf(World& w, const std::string& session) {
+  auto s = w.session(session);
+  return s.is_object() && s.contains("status") ? s["status"].value("worker", "") : "";
 }
 
 inline std::string podIp(World& w, const std::string& pod) {

@@ -1,10 +1,6 @@
 // RestKubeClient built from a kubeconfig, over HTTPS against a fake API server whose certificate
-// comes from a CA generated here with OpenSSL.
-#include <openssl/bio.h>
+// comes from a throw-away CA (support/test_pki.h).
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -14,6 +10,7 @@
 #include "http/server.h"
 #include "kube/rest_client.h"
 #include "support/paths.h"
+#include "support/test_pki.h"
 #include "support/wait.h"
 
 using namespace waha;
@@ -23,79 +20,12 @@ namespace {
 
 const ResourceRef kPods{"", "v1", "pods", true};
 
-std::string toPem(X509* cert) {
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, cert);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return out;
+// A CA and a certificate it signed for 127.0.0.1 (server and client).
+test::TestPki makePki() {
+  auto pki = test::makeTestPki();
+  REQUIRE(pki.ok());
+  return *pki;
 }
-
-std::string toPem(EVP_PKEY* key) {
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return out;
-}
-
-void addExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value);
-  REQUIRE(ext != nullptr);
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-}
-
-struct KeyPair {
-  std::string certPem;
-  std::string keyPem;
-};
-
-// A CA and a certificate it signed (for 127.0.0.1), EC P-256 so generation is instant.
-struct Pki {
-  KeyPair ca;
-  KeyPair leaf;
-  Pki() {
-    EVP_PKEY* caKey = EVP_EC_gen("P-256");
-    X509* caCert = makeCert(caKey, caKey, nullptr, "test-ca", true);
-    EVP_PKEY* leafKey = EVP_EC_gen("P-256");
-    X509* leafCert = makeCert(leafKey, caKey, caCert, "127.0.0.1", false);
-    ca = {toPem(caCert), toPem(caKey)};
-    leaf = {toPem(leafCert), toPem(leafKey)};
-    X509_free(leafCert);
-    X509_free(caCert);
-    EVP_PKEY_free(leafKey);
-    EVP_PKEY_free(caKey);
-  }
-  static X509* makeCert(EVP_PKEY* key, EVP_PKEY* signer, X509* issuer, const char* cn, bool isCa) {
-    static long serial = 1;
-    X509* cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
-    X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert));
-    X509* iss = issuer ? issuer : cert;
-    if (isCa) {
-      addExt(cert, iss, NID_basic_constraints, "critical,CA:TRUE");
-      addExt(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
-    } else {
-      addExt(cert, iss, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
-      addExt(cert, iss, NID_ext_key_usage, "serverAuth,clientAuth");
-    }
-    REQUIRE(X509_sign(cert, signer, EVP_sha256()) > 0);
-    return cert;
-  }
-};
 
 std::string b64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
@@ -107,7 +37,7 @@ std::string b64(const std::string& in) {
 }
 
 struct TlsApi {
-  Pki pki;
+  test::TestPki pki = makePki();
   std::unique_ptr<http::HttpServer> server;
   std::mutex mu;
   std::string lastAuth;
@@ -183,7 +113,7 @@ TEST_CASE("HTTPS with the kubeconfig's CA and a token file that rotates") {
 
 TEST_CASE("A server certificate from another CA, or no CA at all, is refused") {
   TlsApi api;
-  Pki other;
+  test::TestPki other = makePki();
   ManualClock clock;
   FixedRandom random;
   auto wrong = clientFrom(
@@ -212,7 +142,7 @@ TEST_CASE("insecure-skip-tls-verify accepts any server certificate") {
 
 TEST_CASE("Client certificates load from kubeconfig data; a bad key fails at start-up") {
   TlsApi api;
-  Pki client;
+  test::TestPki client = makePki();
   ManualClock clock;
   FixedRandom random;
   std::string ca = ", certificate-authority-data: " + b64(api.pki.ca.certPem);

@@ -1,69 +1,39 @@
 // The WebSocket /ws route: session.status and message events, filters and the API key.
 
 #include <catch2/catch.hpp>
-
-#include <future>
-#include <mutex>
-#include <vector>
+#include <memory>
+#include <string>
 
 #include "http/websocket.h"
 #include "sim_harness.h"
+#include "support/ws_listener.h"
 
 using waha::sim::testing::fastConfig;
 using waha::sim::testing::js;
 using waha::sim::testing::SimHarness;
+using waha::test::WsListener;
 namespace http = waha::http;
 
 namespace {
 
-// A subscriber: the frames it got, parsed.
-struct Listener {
-  std::mutex mu;
-  std::vector<nlohmann::json> events;
-  bool closed = false;
-
-  std::vector<nlohmann::json> snapshot() {
-    std::lock_guard<std::mutex> lk(mu);
-    return events;
-  }
-  // The statuses received so far for `session`, in order.
-  std::vector<std::string> statuses(const std::string& session) {
-    std::vector<std::string> out;
-    for (const auto& e : snapshot()) {
-      if (e["event"] == "session.status" && e["session"] == session) {
-        out.push_back(e["payload"]["status"]);
-      }
-    }
-    return out;
-  }
-};
+std::string wsUrl(const SimHarness& h, const std::string& query) {
+  return "ws://" + h.base().substr(7) + "/ws" + query;
+}
 
 waha::Result<std::shared_ptr<http::WebSocket>> open(http::WsConnector& c, const SimHarness& h,
                                                     const std::string& query,
                                                     const std::string& key = "") {
-  http::WsConnectOptions o;
-  o.url = "ws://" + h.base().substr(7) + "/ws" + query;
-  if (!key.empty()) {
-    o.headers.set("X-Api-Key", key);
-  }
-  o.timeout = std::chrono::seconds(5);
-  auto p = std::make_shared<std::promise<waha::Result<std::shared_ptr<http::WebSocket>>>>();
-  auto f = p->get_future();
-  c.connect(o, [p](auto r) { p->set_value(std::move(r)); });
-  REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-  return f.get();
+  return waha::test::openWs(c, wsUrl(h, query), key);
 }
 
-void listen(const std::shared_ptr<http::WebSocket>& ws, Listener& l) {
-  ws->start(
-      [&l](http::WsMessage m) {
-        std::lock_guard<std::mutex> lk(l.mu);
-        l.events.push_back(nlohmann::json::parse(m.data));
-      },
-      [&l](int, std::string) {
-        std::lock_guard<std::mutex> lk(l.mu);
-        l.closed = true;
-      });
+// Subscribes `l` to `query` (the test stops at a refused subscription).
+std::shared_ptr<http::WebSocket> subscribe(http::WsConnector& c, const SimHarness& h,
+                                           const std::string& query, WsListener& l,
+                                           const std::string& key = "") {
+  auto ws = waha::test::subscribeWs(c, wsUrl(h, query), l, key);
+  INFO(query << ": " << (ws.ok() ? "" : ws.error().str()));
+  REQUIRE(ws.ok());
+  return *ws;
 }
 
 }  // namespace
@@ -71,14 +41,10 @@ void listen(const std::shared_ptr<http::WebSocket>& ws, Listener& l) {
 TEST_CASE("ws: session.status events arrive in order, for the subscribed session only") {
   auto dir = waha::test::makeTempDir("wahasim");
   SimHarness h(fastConfig(dir));
-  Listener one, all;
+  WsListener one, all;
   auto conn = http::makeBeastWsConnector();
-  auto wsOne = open(*conn, h, "?session=a&events=session.status");
-  auto wsAll = open(*conn, h, "?session=*&events=*");
-  REQUIRE(wsOne.ok());
-  REQUIRE(wsAll.ok());
-  listen(*wsOne, one);
-  listen(*wsAll, all);
+  auto wsOne = subscribe(*conn, h, "?session=a&events=session.status", one);
+  auto wsAll = subscribe(*conn, h, "?session=*&events=*", all);
   REQUIRE(waha::test::waitFor([&] { return h.sim().eventSubscribers() == 2; }));
 
   REQUIRE(h.post("/api/sessions", {{"name", "a"}, {"start", true}}).status == 201);
@@ -110,14 +76,10 @@ TEST_CASE("ws: session.status events arrive in order, for the subscribed session
 TEST_CASE("ws: the events filter and the message hook") {
   auto dir = waha::test::makeTempDir("wahasim");
   SimHarness h(fastConfig(dir));
-  Listener msgs, both;
+  WsListener msgs, both;
   auto conn = http::makeBeastWsConnector();
-  auto wsMsgs = open(*conn, h, "?session=*&events=message");
-  auto wsBoth = open(*conn, h, "?session=a,b&events=message,session.status");
-  REQUIRE(wsMsgs.ok());
-  REQUIRE(wsBoth.ok());
-  listen(*wsMsgs, msgs);
-  listen(*wsBoth, both);
+  auto wsMsgs = subscribe(*conn, h, "?session=*&events=message", msgs);
+  auto wsBoth = subscribe(*conn, h, "?session=a,b&events=message,session.status", both);
   REQUIRE(waha::test::waitFor([&] { return h.sim().eventSubscribers() == 2; }));
 
   REQUIRE(h.post("/api/sessions", {{"name", "a"}, {"start", true}}).status == 201);
@@ -151,7 +113,7 @@ TEST_CASE("ws: the API key by header or query; a wrong or missing key is refused
   cfg.apiKey = "s3cret";
   SimHarness h(cfg);
   h.useKey("s3cret");
-  Listener byHeader, byQuery;  // outlive the connector, whose threads call into them
+  WsListener byHeader, byQuery;  // outlive the connector, whose threads call into them
   auto conn = http::makeBeastWsConnector();
 
   auto missing = open(*conn, h, "?session=*");
@@ -164,12 +126,8 @@ TEST_CASE("ws: the API key by header or query; a wrong or missing key is refused
   REQUIRE_FALSE(wrongQuery.ok());
   CHECK(wrongQuery.error().code == 401);
 
-  auto a = open(*conn, h, "?session=*", "s3cret");
-  auto b = open(*conn, h, "?session=*&x-api-key=s3cret");
-  REQUIRE(a.ok());
-  REQUIRE(b.ok());
-  listen(*a, byHeader);
-  listen(*b, byQuery);
+  auto a = subscribe(*conn, h, "?session=*", byHeader, "s3cret");
+  auto b = subscribe(*conn, h, "?session=*&x-api-key=s3cret", byQuery);
   REQUIRE(waha::test::waitFor([&] { return h.sim().eventSubscribers() == 2; }));
   REQUIRE(h.post("/api/sessions", {{"name", "k"}, {"start", true}}).status == 201);
   REQUIRE(waha::test::waitFor([&] { return byHeader.statuses("k").size() == 2; }));

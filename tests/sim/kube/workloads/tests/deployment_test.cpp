@@ -1,4 +1,4 @@
-// Deployment -> ReplicaSet -> Pods, scaling order and rolling updates, on the in-memory store.
+// Deployment -> ReplicaSet -> Pods, scaling order and rolling updates, on kube-sim's store.
 
 #include <catch2/catch.hpp>
 #include <set>
@@ -37,7 +37,8 @@ waha::Status scale(ObjectStore& store, const std::string& name, int replicas) {
 }  // namespace
 
 TEST_CASE("a deployment gets a ReplicaSet and ready pods with owners, nodes and distinct IPs") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   REQUIRE(store.create(kDeployments, "default", deployment("web", 3)).ok());
@@ -102,7 +103,8 @@ TEST_CASE("a deployment gets a ReplicaSet and ready pods with owners, nodes and 
 }
 
 TEST_CASE("scale-down removes not-ready pods first, then lower deletion cost, then newer") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   REQUIRE(store.create(kDeployments, "default", deployment("api", 5)).ok());
@@ -151,7 +153,8 @@ TEST_CASE("a rolling update stays within maxSurge and maxUnavailable") {
   auto [surge, unavailable] =
       GENERATE(std::make_pair(1, 0), std::make_pair(0, 1), std::make_pair(2, 1));
   CAPTURE(surge, unavailable);
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   const int replicas = 4;
@@ -205,7 +208,8 @@ TEST_CASE("a rolling update stays within maxSurge and maxUnavailable") {
 }
 
 TEST_CASE("Recreate stops every old pod before starting new ones") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   Json d = deployment("rec", 2);
@@ -237,7 +241,8 @@ TEST_CASE("Recreate stops every old pod before starting new ones") {
 }
 
 TEST_CASE("bare pods are scheduled and run; an unsatisfiable nodeSelector stays Pending") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   Json pod = {{"apiVersion", "v1"},
@@ -264,4 +269,48 @@ TEST_CASE("bare pods are scheduled and run; an unsatisfiable nodeSelector stays 
   CHECK(strAt(*s, "/status/phase") == "Pending");
   CHECK(strAt(*s, "/spec/nodeName").empty());
   CHECK(strAt(*s, "/status/podIP").empty());
+}
+
+TEST_CASE("a deployment rolls out a new template, scales down and goes away with its pods") {
+  SimStore sim;
+  MemoryStore& store = sim.store;
+  Workloads wl(store, fastOptions());
+  wl.start();
+  CHECK(store.list(workloads::kNodes, "").valueOr({}).size() == 3);
+
+  REQUIRE(store.create(kDeployments, "default", deployment("web", 3)).ok());
+  REQUIRE(waitFor([&] { return deploymentSettled(store, "web", 3); }));
+  std::set<std::string> ips;
+  for (const auto& p : activePods(store)) {
+    CHECK(isPodReady(p));
+    CHECK(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet");
+    ips.insert(strAt(p, "/status/podIP"));
+  }
+  CHECK(ips.size() == 3);
+
+  auto d = store.get(kDeployments, "default", "web");
+  REQUIRE(d.ok());
+  Json next = *d;
+  next["spec"]["template"]["spec"]["containers"][0]["image"] = "waha:2";
+  next["spec"]["replicas"] = 2;
+  REQUIRE(store.update(kDeployments, "default", next).ok());
+  REQUIRE(waitFor(
+      [&] {
+        auto pods = activePods(store);
+        return pods.size() == 2 && deploymentSettled(store, "web", 2) &&
+               std::all_of(pods.begin(), pods.end(), [](const Json& p) {
+                 return p["spec"]["containers"][0]["image"] == "waha:2";
+               });
+      },
+      std::chrono::seconds(20)));
+  CHECK(store.list(kReplicaSets, "default").valueOr({}).size() == 2);
+
+  REQUIRE(store.remove(kDeployments, "default", "web").ok());
+  // Deletion cascades through GC and graceful pod termination: give a loaded machine time.
+  CHECK(waitFor(
+      [&] {
+        return store.list(kPods, "default").valueOr({}).empty() &&
+               store.list(kReplicaSets, "default").valueOr({}).empty();
+      },
+      std::chrono::seconds(30)));
 }

@@ -1,13 +1,14 @@
 #pragma once
 
-// Shared set-up for the workloads tests: a FakeStore with the workloads running on it.
+// Shared set-up for the workloads tests: kube-sim's own store (sim/kube/memory_store.h), so the
+// workloads are tested on the apiserver rules they meet in kube-sim.
 
 #include <string>
 #include <vector>
 
+#include "sim/kube/memory_store.h"
 #include "support/wait.h"
 #include "workloads/objects.h"
-#include "workloads/tests/memory_store.h"
 #include "workloads/workloads.h"
 
 namespace waha::sim::testing {
@@ -19,6 +20,20 @@ using workloads::kDeployments;
 using workloads::kPods;
 using workloads::kReplicaSets;
 using workloads::strAt;
+
+// kube-sim's store set up as kube-sim runs it with its workloads: graceful pod deletion (the
+// kubelet makes the final delete) and the namespaces the tests write to.
+struct SimStore {
+  ResourceRegistry registry;
+  MemoryStore store{registry, MemoryStore::Options{}};
+
+  SimStore() {
+    store.setGracefulPodDeletion(true);
+    for (const char* ns : {"default", "ns"}) {
+      (void)store.create({"", "v1", "namespaces"}, "", {{"metadata", {{"name", ns}}}});
+    }
+  }
+};
 
 inline WorkloadOptions fastOptions() {
   WorkloadOptions o;

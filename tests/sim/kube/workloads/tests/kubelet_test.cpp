@@ -70,7 +70,8 @@ TEST_CASE("a loopback address other than 127.0.0.1 can be bound without setup") 
 }
 
 TEST_CASE("readiness follows an httpGet probe against the pod IP") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   // A port the kernel handed out (pod IPs are private to this test, so it is free there too).
@@ -123,7 +124,8 @@ TEST_CASE("a pod runs a real process with its env resolved like a kubelet, resta
                                    "\"$OUT_DIR/$POD_NAME.env.tmp\" \"$OUT_DIR/$POD_NAME.env\"\n"
                                    "echo \"started $1 $2 $3\"\n"
                                    "exec /usr/bin/python3 -m http.server \"$3\" --bind \"$2\"\n");
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   REQUIRE(store
               .create(workloads::kSecrets, "default",
                       {{"metadata", {{"name", "creds"}}}, {"data", {{"token", "czNjcjN0"}}}})
@@ -206,7 +208,8 @@ TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeco
                                    "\"$POD_NAME\" = polite ] && exit 0' TERM\n"
                                    "echo up > \"$OUT_DIR/$POD_NAME.up\"\n"
                                    "while true; do sleep 0.05; done\n");
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   auto opts = fastOptions();
   opts.podCommand = script;
   Workloads wl(store, opts);
@@ -251,7 +254,8 @@ TEST_CASE("deletion sends SIGTERM, then SIGKILL after terminationGracePeriodSeco
 }
 
 TEST_CASE("setNotReady forces a pod NotReady until lifted; liveness failures restart it") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   Workloads wl(store, fastOptions());
   wl.start();
   Json c = container();

@@ -2,12 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "fixture.h"
 #include "workloads/objects.h"
 #include "workloads/pod_process.h"
-#include "workloads/tests/memory_store.h"
 
 using namespace waha::sim;
 using namespace waha::sim::workloads;
+using waha::sim::testing::SimStore;
 
 namespace {
 
@@ -103,7 +104,8 @@ TEST_CASE("intstr, selectors and node selectors") {
 }
 
 TEST_CASE("env resolution and the command template") {
-  FakeStore store;
+  SimStore sim;
+  MemoryStore& store = sim.store;
   REQUIRE(
       store.create(kSecrets, "ns", {{"metadata", {{"name", "s"}}}, {"data", {{"k", "aGVsbG8="}}}})
           .ok());
