@@ -32,7 +32,8 @@ struct HubOptions {
   std::string ns;
   http::ServerOptions server;  // listen address, threads, maxBodyBytes
   std::chrono::seconds upstreamTimeout{60};
-  // POST /api/sessions waits this long for the new session to be placed, then answers 202.
+  // Create, start, stop and PUT wait this long for the worker to confirm (seen in the cache),
+  // then answer 202.
   std::chrono::seconds createWait{20};
   std::chrono::seconds keyRefresh{30};
   int retryAfterSeconds = 2;  // Retry-After of 503s for sessions not placed or moving
