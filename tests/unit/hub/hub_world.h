@@ -153,7 +153,7 @@ struct World {
 
 // Plays the operator on another thread: once `written` holds over the WahaSession `name` (the
 // hub's write arrived), writes `status` as the operator would after its worker call; `reported`
-// is set right after, so a test can tell an answer came after the status and not before.
+// is set as that write starts, so a test can tell an answer did not come before the status.
 class FakeOperator {
  public:
   FakeOperator(World& w, const std::string& name, std::function<bool(const Json&)> written,
@@ -168,8 +168,8 @@ class FakeOperator {
           }
           Json obj = w.find(name);
           obj["status"] = status;
+          reported_ = true;  // before the write: the hub may answer before put() returns
           w.kube.put(kSessions, obj);
-          reported_ = true;
         }) {}
   ~FakeOperator() { thread_.join(); }
   bool reported() const { return reported_; }
