@@ -37,6 +37,7 @@ std::optional<NamedEntry> sessionEntry(const kube::Json& obj, const std::string&
     out.entry.workerIP = s->status->workerIP;
     out.entry.phase = s->status->phase ? std::string(api::toString(*s->status->phase)) : "";
     out.entry.wahaStatus = s->status->wahaStatus;
+    out.entry.observedGeneration = s->status->observedGeneration;
   }
   return out;
 }

@@ -32,7 +32,8 @@ struct HubOptions {
   std::string ns;
   http::ServerOptions server;  // listen address, threads, maxBodyBytes
   std::chrono::seconds upstreamTimeout{60};
-  // POST /api/sessions waits this long for the new session to be placed, then answers 202.
+  // Create, start, stop and PUT wait this long for the worker to confirm (seen in the cache),
+  // then answer 202.
   std::chrono::seconds createWait{20};
   std::chrono::seconds keyRefresh{30};
   int retryAfterSeconds = 2;  // Retry-After of 503s for sessions not placed or moving
@@ -80,8 +81,17 @@ class HubServer {
                      const RouteDecision& d);
   void setState(std::shared_ptr<http::Exchange> ex, const RouteDecision& d, bool running);
   void deleteSession(std::shared_ptr<http::Exchange> ex, const RouteDecision& d);
-  void answerCreated(std::shared_ptr<http::Exchange> ex, const std::string& name,
-                     const nlohmann::json& config);
+  // What a session write waits to see in the cache before it answers.
+  struct Confirmation {
+    std::string label;
+    std::string session;  // the WAHA name
+    int status = 201;     // the answer once confirmed: WAHA's 201 for POST, 200 for PUT
+    nlohmann::json config;
+    std::function<bool(const HubCache&, const std::string&, const SessionEntry&)> done;
+    std::string pending;   // the 202's message: what is still on its way
+    bool created = false;  // a new session: the cache may not hold it yet
+  };
+  void answerConfirmed(std::shared_ptr<http::Exchange> ex, const Confirmation& c);
 
   // hub_ws.cpp
   void webSocket(http::Request& req, std::shared_ptr<http::Exchange> ex, const RouteDecision& d);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "api/defaults.h"
 #include "api/names.h"
 #include "api/types.h"
 #include "common/log.h"
@@ -72,8 +73,33 @@ std::string stringField(const Json& j, const char* name) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-bool isLive(const std::string& wahaStatus) {
-  return wahaStatus == "STARTING" || wahaStatus == "SCAN_QR_CODE" || wahaStatus == "WORKING";
+// Running on its worker in any state WAHA has, or will add (PASSKEY_REQUIRED, ...): out of
+// STOPPED and not FAILED.
+bool isUp(const std::string& wahaStatus) {
+  return !wahaStatus.empty() && wahaStatus != "STOPPED" && wahaStatus != "FAILED";
+}
+
+// The WAHA status the hub can vouch for: the worker's last report, else what the phase implies
+// (a session not placed yet has no WAHA status).
+std::string wahaStatusOf(const SessionEntry& e) {
+  if (!e.wahaStatus.empty()) {
+    return e.wahaStatus;
+  }
+  if (e.phase == "Stopped") {
+    return "STOPPED";
+  }
+  return e.phase == "Failed" ? "FAILED" : "STARTING";
+}
+
+// Placed on a worker the hub can reach, and started there.
+bool startedOn(const HubCache& c, const std::string& name, const SessionEntry& e) {
+  return isUp(e.wahaStatus) && c.lookup(name).kind == Lookup::Kind::Proxy;
+}
+
+// The operator sets phase Stopped only once spec.state is Stopped and the worker reports the
+// session STOPPED (or it holds no worker at all).
+bool stoppedOn(const HubCache&, const std::string&, const SessionEntry& e) {
+  return e.phase == "Stopped";
 }
 
 // A Kubernetes error as the answer to the caller: its 4xx are the caller's (422 invalid), the
@@ -221,35 +247,58 @@ void HubServer::createSession(const http::Request& req, std::shared_ptr<http::Ex
       Json s = {{"name", name}, {"status", "STOPPED"}, {"config", config}, {"me", nullptr}};
       return answer(ex, http::Response::json(201, s.dump()), "sessions.create");
     }
-    answerCreated(ex, name, config);
+    answerConfirmed(ex, {"sessions.create", name, 201, config, startedOn,
+                         "The session is being placed on a worker", true});
   });
 }
 
-// Waits (bounded by createWait) for the operator to place and start the new session, then answers
-// with the worker's own session JSON; past the wait a 202 tells the client it is on its way.
-void HubServer::answerCreated(std::shared_ptr<http::Exchange> ex, const std::string& name,
-                              const Json& config) {
-  bool placed = cache_.waitUntil(options_.createWait, [&name](const HubCache& c) {
-    auto s = c.session(name);
-    return s && isLive(s->wahaStatus) && c.lookup(name).kind == Lookup::Kind::Proxy;
+// Waits (bounded by createWait, on a control thread) until the cache shows the worker confirmed
+// the write, then answers the worker's own session JSON; past the wait a 202 carries the status
+// the hub last saw, so a client is never told of a state no worker has reached.
+void HubServer::answerConfirmed(std::shared_ptr<http::Exchange> ex, const Confirmation& c) {
+  // Gone after the hub saw it: deleted meanwhile, nothing left to wait for. A new session may
+  // simply not have reached the cache yet.
+  bool seen = !c.created;
+  bool confirmed = cache_.waitUntil(options_.createWait, [&c, &seen](const HubCache& h) {
+    auto s = h.session(c.session);
+    seen = seen || s.has_value();
+    return s ? c.done(h, c.session, *s) : seen;
   });
-  Json pending = {{"name", name}, {"status", "STARTING"}, {"config", config}, {"me", nullptr}};
-  if (!placed) {
-    pending["message"] = "The session is being placed on a worker; poll GET /api/sessions/" + name;
-    return answer(ex, http::Response::json(202, pending.dump()), "sessions.create");
+  auto entry = cache_.session(c.session);
+  if (!entry && seen) {
+    return answer(ex, sessionNotFound(), c.label);
   }
-  Lookup l = cache_.lookup(name);
+  Json s = {{"name", c.session},
+            {"status", entry ? wahaStatusOf(*entry) : "STARTING"},
+            {"config", c.config},
+            {"me", nullptr}};
+  confirmed = confirmed && entry;
+  if (!confirmed) {
+    s["message"] = c.pending + "; poll GET /api/sessions/" + c.session;
+    return answer(ex, http::Response::json(202, s.dump()), c.label);
+  }
+  Lookup l = cache_.lookup(c.session);
+  if (l.kind != Lookup::Kind::Proxy) {
+    return answer(ex, http::Response::json(c.status, s.dump()), c.label);  // stopped, no worker
+  }
   http::UpstreamRequest up;
-  up.target = "/api/sessions/" + http::urlEncode(name);
+  up.target = "/api/sessions/" + http::urlEncode(c.session);
   up.headers.set("Host", l.ip + ":" + std::to_string(l.port));
   if (auto key = cache_.apiKey(); key && !key->empty()) {
     up.headers.set("X-Api-Key", *key);
   }
   up.timeout = std::chrono::seconds(10);
-  upstream_.fetch({l.ip, l.port}, std::move(up), [this, ex, pending](Result<http::Response> r) {
-    bool ok = r.ok() && r->status == 200;
-    answer(ex, http::Response::json(201, ok ? r->body : pending.dump()), "sessions.create");
-  });
+  upstream_.fetch({l.ip, l.port}, std::move(up),
+                  [this, ex, label = c.label, status = c.status, s](Result<http::Response> r) {
+                    if (!r.ok() || r->status != 200) {
+                      return answer(ex, http::Response::json(status, s.dump()), label);
+                    }
+                    http::Response out = http::Response::json(status, r->body);
+                    if (auto worker = r->headers.get("X-Waha-Worker")) {
+                      out.headers.set("X-Waha-Worker", *worker);
+                    }
+                    answer(ex, std::move(out), label);
+                  });
 }
 
 void HubServer::updateSession(const http::Request& req, std::shared_ptr<http::Exchange> ex,
@@ -266,17 +315,26 @@ void HubServer::updateSession(const http::Request& req, std::shared_ptr<http::Ex
   // PUT replaces the whole config, as WAHA does: a JSON patch, not a merge.
   Json config = body->value("config", Json::object());
   Json patch = Json::array({{{"op", "add"}, {"path", "/spec/config"}, {"value", config}}});
-  control(ex, d.label,
-          [this, ex, d, resource = entry->resource, status = entry->wahaStatus, patch, config] {
-            auto r =
-                kube_.patch(kSessions, options_.ns, resource, kube::PatchType::Json, patch.dump());
-            if (!r.ok()) {
-              return answer(ex, r.error().code == 404 ? sessionNotFound() : kubeError(r.error()),
-                            d.label);
-            }
-            Json s = {{"name", d.session}, {"status", status}, {"config", config}};
-            answer(ex, http::Response::json(200, s.dump()), d.label);
-          });
+  control(ex, d.label, [this, ex, d, resource = entry->resource, patch, config] {
+    auto r = kube_.patch(kSessions, options_.ns, resource, kube::PatchType::Json, patch.dump());
+    if (!r.ok()) {
+      return answer(ex, r.error().code == 404 ? sessionNotFound() : kubeError(r.error()), d.label);
+    }
+    auto written = api::parseSession(*r);
+    if (written.ok() && api::effectiveState(written->spec) == api::SessionState::Stopped) {
+      // A stopped session only keeps its new config (as on WAHA): nothing runs to confirm it.
+      return answerConfirmed(ex, {d.label, d.session, 200, config, stoppedOn,
+                                  "The session is being stopped on its worker"});
+    }
+    // Running: the operator puts the config to the worker (WAHA restarts the session) and then
+    // reports this generation as observed.
+    std::int64_t generation = written.ok() ? written->metadata.generation : 0;
+    auto applied = [generation](const HubCache& c, const std::string& n, const SessionEntry& e) {
+      return e.observedGeneration >= generation && startedOn(c, n, e);
+    };
+    answerConfirmed(ex, {d.label, d.session, 200, config, applied,
+                         "The new config is being applied on the session's worker"});
+  });
 }
 
 void HubServer::setState(std::shared_ptr<http::Exchange> ex, const RouteDecision& d, bool running) {
@@ -291,8 +349,13 @@ void HubServer::setState(std::shared_ptr<http::Exchange> ex, const RouteDecision
     if (!r.ok()) {
       return answer(ex, r.error().code == 404 ? sessionNotFound() : kubeError(r.error()), d.label);
     }
-    Json s = {{"name", d.session}, {"status", running ? "STARTING" : "STOPPED"}};
-    answer(ex, http::Response::json(201, s.dump()), d.label);
+    Json config = r->value("/spec/config"_json_pointer, Json());
+    if (running) {
+      return answerConfirmed(ex, {d.label, d.session, 201, config, startedOn,
+                                  "The session is being started on a worker"});
+    }
+    answerConfirmed(ex, {d.label, d.session, 201, config, stoppedOn,
+                         "The session is being stopped on its worker"});
   });
 }
 

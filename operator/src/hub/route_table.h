@@ -5,6 +5,7 @@
 // the workers' lists, proxy), and which worker holds a session right now. No I/O: HubServer feeds
 // it requests and informer objects and acts on what it returns.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,6 +64,8 @@ struct SessionEntry {
   std::string workerIP;    // status.workerIP
   std::string phase;       // status.phase ("Migrating" while moving)
   std::string wahaStatus;  // status.wahaStatus (STARTING, SCAN_QR_CODE, WORKING, ...)
+  // status.observedGeneration: the spec generation the operator has applied on the worker.
+  std::int64_t observedGeneration = 0;
   bool operator==(const SessionEntry&) const = default;
 };
 
