@@ -213,18 +213,19 @@ TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
 
 TEST_CASE("hub: stop then start answer the status their worker confirmed") {
   World w;
-  w.apply(clusterYaml());
+  Hub hub(w);
+  w.apply(clusterYaml(10, 1, 1));
   w.apply(sessionYaml("r-1"));
-  REQUIRE(waitFor([&] { return w.running("r-1"); }, std::chrono::seconds(60),
+  REQUIRE(waitFor([&] { return runningNamed(w, "r-1"); }, std::chrono::seconds(60),
                   std::chrono::milliseconds(300)));
-  bool hubUp = w.startHub();
-  INFO(w.logs());
+  bool hubUp = hub.start();
+  INFO(hub.logs());
   REQUIRE(hubUp);
-  REQUIRE(waitFor([&] { return w.call("GET", "/api/sessions/r-1").status == 200; },
+  REQUIRE(waitFor([&] { return hub.call("GET", "/api/sessions/r-1").status == 200; },
                   std::chrono::seconds(10)));
   // What the worker itself says, asked directly (not through the hub or the resource).
   auto onWorker = [&](const std::string& session) {
-    std::string ip = w.get("wahasession/" + session)["status"].value("workerIP", "");
+    std::string ip = w.session(session)["status"].value("workerIP", "");
     auto r = httpRequest("GET", "http://" + ip + ":3000/api/sessions/" + session, "",
                          {{"X-Api-Key", kApiKey}});
     return Json::parse(r.body, nullptr, false).value("status", "");
@@ -232,8 +233,8 @@ TEST_CASE("hub: stop then start answer the status their worker confirmed") {
 
   // Stop: answered once the worker has it STOPPED (202 only if that took over --create-wait=3s,
   // a slow machine; then it must still get there).
-  std::string worker = w.workerOf("r-1");
-  auto stop = w.call("POST", "/api/sessions/r-1/stop");
+  std::string worker = workerOf(w, "r-1");
+  auto stop = hub.call("POST", "/api/sessions/r-1/stop");
   REQUIRE((stop.status == 201 || stop.status == 202));
   auto stopped = Json::parse(stop.body, nullptr, false);
   CHECK(stopped.value("name", "") == "r-1");
@@ -244,25 +245,24 @@ TEST_CASE("hub: stop then start answer the status their worker confirmed") {
   } else {
     WARN("stop not confirmed within --create-wait: " << stop.body);
   }
-  REQUIRE(
-      waitFor([&] { return w.get("wahasession/r-1")["status"].value("phase", "") == "Stopped"; },
-              std::chrono::seconds(30), std::chrono::milliseconds(300)));
+  REQUIRE(waitFor([&] { return w.session("r-1")["status"].value("phase", "") == "Stopped"; },
+                  std::chrono::seconds(30), std::chrono::milliseconds(300)));
   CHECK(onWorker("r-1") == "STOPPED");
 
   // Start, through the deprecated body route: answered once the worker runs it again.
-  auto start = w.call("POST", "/api/sessions/start", R"({"name":"r-1"})");
+  auto start = hub.call("POST", "/api/sessions/start", R"({"name":"r-1"})");
   REQUIRE((start.status == 201 || start.status == 202));
   auto started = Json::parse(start.body, nullptr, false);
   CHECK(started.value("name", "") == "r-1");
   std::set<std::string> up = {"STARTING", "SCAN_QR_CODE", "WORKING"};
   if (start.status == 201) {
     CHECK(up.count(started.value("status", "")) == 1);
-    CHECK(start.headers.getOr("X-Waha-Worker") == w.workerOf("r-1"));
+    CHECK(start.headers.getOr("X-Waha-Worker") == workerOf(w, "r-1"));
     CHECK(up.count(onWorker("r-1")) == 1);
   } else {
     WARN("start not confirmed within --create-wait: " << start.body);
   }
-  REQUIRE(waitFor([&] { return w.running("r-1"); }, std::chrono::seconds(30),
+  REQUIRE(waitFor([&] { return runningNamed(w, "r-1"); }, std::chrono::seconds(30),
                   std::chrono::milliseconds(300)));
-  CHECK(w.call("GET", "/api/sessions/r-1").headers.getOr("X-Waha-Worker") == w.workerOf("r-1"));
+  CHECK(hub.call("GET", "/api/sessions/r-1").headers.getOr("X-Waha-Worker") == workerOf(w, "r-1"));
 }
