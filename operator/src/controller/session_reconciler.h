@@ -43,6 +43,9 @@ class SessionReconciler {
     std::int64_t epoch = -1;
     bool started = false;
     std::int64_t generation = 0;  // generation whose config the worker has
+    // Hash of the effective config the worker was last given (create or update), when known: a
+    // new generation that leaves it as it was (spec.state alone changed) needs no update.
+    std::optional<std::size_t> configHash;
     TimePoint at{};
   };
   struct Op {
@@ -75,6 +78,7 @@ class SessionReconciler {
                        const WorkerPod& pod);
   void mirror(Work& w, const WorkerPod& pod, bool wantRunning);
   // Records creation-to-usable time once per object (waha_operator_session_ready_seconds).
+  bool configUnchanged(Work& w, const Applied& applied);
   void observeReady(const Work& w);
   bool duplicateOf(const Work& w, std::string& owner) const;
 

@@ -41,6 +41,8 @@ Json effectiveConfig(const Context& ctx, const api::WahaSession& s) {
   return config;
 }
 
+std::size_t configHash(const Json& config) { return std::hash<std::string>{}(config.dump()); }
+
 // A phone can use the session: linked and working, or waiting for its QR scan.
 bool isUsable(const std::string& wahaStatus) {
   return wahaStatus == "WORKING" || wahaStatus == "SCAN_QR_CODE";
@@ -146,7 +148,7 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
     failures = op.failures;
     auto& a = applied_[w.key];
     if (a.epoch != w.status.epoch) {
-      a = Applied{w.status.epoch, false, w.status.observedGeneration, {}};
+      a = Applied{w.status.epoch, false, w.status.observedGeneration, std::nullopt, {}};
     }
     applied = a;
   }
@@ -190,7 +192,7 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
     if (!applied.started) {
       next = "start";
     } else if (applied.generation != w.s.metadata.generation) {
-      next = "update";
+      next = configUnchanged(w, applied) ? "" : "update";
     }
   } else if (applied.started || (info && isLive(info->status) && reportFresh)) {
     // A report older than our last call may still show the session live: trust only a newer one.
@@ -205,6 +207,23 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
   }
   // Nothing to do until WAHA's status changes (the worker sync enqueues us) or the spec does.
   return Action::awaitChange();
+}
+
+// A new generation whose effective config is what the worker already has (a stop and a start
+// change spec.state alone) is taken as applied: WAHA restarts a session on every update.
+bool SessionReconciler::configUnchanged(Work& w, const Applied& applied) {
+  if (!applied.configHash || *applied.configHash != configHash(effectiveConfig(ctx_, w.s))) {
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto& a = applied_[w.key];
+    if (a.epoch == applied.epoch) {
+      a.generation = w.s.metadata.generation;
+    }
+  }
+  w.status.observedGeneration = w.s.metadata.generation;
+  return true;
 }
 
 void SessionReconciler::observeReady(const Work& w) {
@@ -304,7 +323,9 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
       "worker call",
       {{"session", key}, {"worker", pod.name}, {"op", kind}, {"epoch", std::to_string(epoch)}});
   // Runs on a WAHA client thread: record the outcome, then let the queue bring the key back.
-  auto finish = [this, key, workerKey, kind, epoch](Status st, bool started, std::int64_t gen) {
+  // `config`: the hash of the config the call gave the worker (create, update), if it did.
+  auto finish = [this, key, workerKey, kind, epoch](Status st, bool started, std::int64_t gen,
+                                                    std::optional<std::size_t> config) {
     {
       std::lock_guard<std::mutex> lk(mu_);
       auto& op = ops_[key];
@@ -325,6 +346,9 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
         if (gen >= 0) {
           a.generation = gen;
         }
+        if (config) {
+          a.configHash = config;
+        }
         a.at = ctx_.clock.now();
       }
     }
@@ -340,32 +364,36 @@ Result<Action> SessionReconciler::runOp(Work& w, const std::string& kind,
   const std::string name = w.sessionName;
   if (kind == "start") {
     Json config = effectiveConfig(ctx_, w.s);
-    ctx_.waha.create(
-        ep, name, config, true,
-        [this, ep, name, finish, generation, knownGeneration](Result<wahaapi::CreateOutcome> r) {
-          if (!r.ok()) {
-            return finish(r.error(), false, -1);
-          }
-          if (*r == wahaapi::CreateOutcome::Created) {
-            return finish({}, true, generation);
-          }
-          // It existed (with the config last applied): make sure it runs.
-          ctx_.waha.start(
-              ep, name, [finish, knownGeneration](Status s) { finish(s, true, knownGeneration); });
-        });
+    const std::size_t hash = configHash(config);
+    ctx_.waha.create(ep, name, config, true,
+                     [this, ep, name, finish, generation, knownGeneration,
+                      hash](Result<wahaapi::CreateOutcome> r) {
+                       if (!r.ok()) {
+                         return finish(r.error(), false, -1, std::nullopt);
+                       }
+                       if (*r == wahaapi::CreateOutcome::Created) {
+                         return finish({}, true, generation, hash);
+                       }
+                       // It existed (with the config last applied): make sure it runs.
+                       ctx_.waha.start(ep, name, [finish, knownGeneration](Status s) {
+                         finish(s, true, knownGeneration, std::nullopt);
+                       });
+                     });
   } else if (kind == "update") {
-    ctx_.waha.update(ep, name, effectiveConfig(ctx_, w.s),
-                     [finish, generation](Status s) { finish(s, true, generation); });
+    Json config = effectiveConfig(ctx_, w.s);
+    const std::size_t hash = configHash(config);
+    ctx_.waha.update(ep, name, config,
+                     [finish, generation, hash](Status s) { finish(s, true, generation, hash); });
   } else if (kind == "stop" || kind == "fence") {
     ctx_.waha.stop(ep, name, [finish](Status s) {
       // Not there at all is as stopped as it gets.
       if (!s.ok() && s.error().code == 404) {
         s = Status{};
       }
-      finish(s, false, -1);
+      finish(s, false, -1, std::nullopt);
     });
   } else if (kind == "delete") {
-    ctx_.waha.remove(ep, name, [finish](Status s) { finish(s, false, -1); });
+    ctx_.waha.remove(ep, name, [finish](Status s) { finish(s, false, -1, std::nullopt); });
   }
   return Action::requeueAfter(options_.opBackstop);
 }

@@ -1,7 +1,9 @@
 // SessionReconciler against fakes: the claim is written before any worker call, capacity holds,
-// duplicates are refused. The caches are filled by hand (the informers' role).
+// duplicates are refused, a state change alone restarts nothing. The caches are filled by hand
+// (the informers' role).
 
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "controller/kinds.h"
 #include "controller/session_reconciler.h"
@@ -171,4 +173,70 @@ TEST_CASE("The later of two sessions with one WAHA name is refused and never sta
   REQUIRE(st["phase"] == "Failed");
   REQUIRE(st["message"].get<std::string>().find("WahaSession first") != std::string::npos);
   REQUIRE(r.waha.calls().empty());
+}
+
+namespace {
+
+Json stored(Rig& r, const std::string& name) {
+  for (const auto& o : r.kube.objects(kSessions, "ns")) {
+    if (o["metadata"]["name"] == name) {
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+// The cache catches up with what the API holds.
+void catchUp(Rig& r, const std::string& name) { r.add(r.sessions, stored(r, name)); }
+
+// A spec change as the API server makes it: the generation goes up.
+void editSpec(Rig& r, const std::string& name, const std::function<void(Json&)>& edit) {
+  Json o = stored(r, name);
+  edit(o["spec"]);
+  o["metadata"]["generation"] = o["metadata"]["generation"].get<int>() + 1;
+  r.add(r.sessions, r.kube.put(kSessions, o));
+}
+
+int callsOf(Rig& r, const std::string& verb) {
+  int n = 0;
+  for (const auto& c : r.waha.calls()) {
+    n += c.verb == verb ? 1 : 0;
+  }
+  return n;
+}
+
+// Reconciles until the reconciler asks for nothing more on the worker (each call answers at once).
+void settle(Rig& r, const std::string& name) {
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(r.rec.reconcile("ns/" + name).ok());
+    catchUp(r, name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("A stop then a start restarts nothing more; a config change is applied by an update") {
+  Rig r;
+  r.add(r.clusters, cluster(10));
+  r.add(r.pods, pod("w-1", "127.1.0.1"));
+  r.add(r.sessions, r.kube.put(kSessions, session("a", "2026-11-28T00:00:00Z")));
+  settle(r, "a");
+  REQUIRE(callsOf(r, "create") == 1);
+
+  editSpec(r, "a", [](Json& spec) { spec["state"] = "Stopped"; });
+  settle(r, "a");
+  REQUIRE(callsOf(r, "stop") == 1);
+  REQUIRE(r.waha.status("http://127.1.0.1:3000", "a") == "STOPPED");
+
+  editSpec(r, "a", [](Json& spec) { spec["state"] = "Running"; });
+  settle(r, "a");
+  REQUIRE(r.waha.status("http://127.1.0.1:3000", "a") != "STOPPED");
+  // Started again with the config it has: an update would restart it once more for nothing.
+  REQUIRE(callsOf(r, "update") == 0);
+  REQUIRE(r.lastStatus("a")["observedGeneration"] == 3);
+
+  editSpec(r, "a", [](Json& spec) { spec["config"] = {{"metadata", {{"team", "sales"}}}}; });
+  settle(r, "a");
+  REQUIRE(callsOf(r, "update") == 1);
+  REQUIRE(r.lastStatus("a")["observedGeneration"] == 4);
 }
