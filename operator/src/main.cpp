@@ -305,7 +305,8 @@ std::map<std::string, Flag> hubFlags() {
         "largest request body (body-routed JSON calls are read whole up to this)"}},
       {"create-wait",
        {"20", "WAHA_HUB_CREATE_WAIT_SECONDS",
-        "POST /api/sessions waits this long for placement, then answers 202"}},
+        "create, start, stop and PUT of a session wait this long for the worker to confirm, then "
+        "answer 202"}},
       {"log-level", {"info", "WAHA_OPERATOR_LOG_LEVEL", "debug|info|warn|error"}},
       {"log-json",
        {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},

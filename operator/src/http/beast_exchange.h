@@ -177,9 +177,12 @@ class ExchangeImpl final : public Exchange {
   }
 
  private:
+  // Runs at once when called on the connection's own thread (an upstream answer arriving on the
+  // loop of its client's connection, or a handler answering before it returns: the connection
+  // does nothing after its handler returns), else queued there.
   void respondNow(Response r) {
     auto c = conn_;
-    net::post(c->executor(), [c, r = std::move(r), v = version_, ka = keepAlive_]() mutable {
+    net::dispatch(c->executor(), [c, r = std::move(r), v = version_, ka = keepAlive_]() mutable {
       c->sendResponse(std::move(r), v, ka);
     });
   }

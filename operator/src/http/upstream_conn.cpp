@@ -46,8 +46,9 @@ ConnPool::ConnPool(UpstreamOptions opts, BeastRuntime& runtime)
 }
 
 void ConnPool::startSweeping() {
-  sweeper_.emplace(runtime_->loop(0));
-  sweepLater();
+  auto timer = std::make_shared<net::steady_timer>(runtime_->loop(0));
+  sweeper_ = timer;
+  sweepLater(std::move(timer));
 }
 
 std::shared_ptr<UpConn> ConnPool::take(int loop, const std::string& key) {
@@ -114,13 +115,14 @@ void ConnPool::opFinished() {
   }
 }
 
-void ConnPool::sweepLater() {
-  sweeper_->expires_after(std::chrono::seconds(1));
-  sweeper_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+void ConnPool::sweepLater(std::shared_ptr<net::steady_timer> timer) {
+  timer->expires_after(std::chrono::seconds(1));
+  auto& t = *timer;
+  t.async_wait([weak = weak_from_this(), timer = std::move(timer)](beast::error_code ec) mutable {
     auto self = weak.lock();
     if (!ec && self && !self->stopped_) {
       self->sweep();
-      self->sweepLater();
+      self->sweepLater(std::move(timer));
     }
   });
 }
@@ -151,12 +153,9 @@ void ConnPool::stop() {
     std::move(l->lent.begin(), l->lent.end(), std::back_inserter(lent));
     l->lent.clear();
   }
-  if (sweeper_) {
-    net::post(sweeper_->get_executor(), [weak = weak_from_this()] {
-      if (auto self = weak.lock()) {
-        self->sweeper_->cancel();
-      }
-    });
+  if (auto timer = sweeper_.lock()) {
+    auto ex = timer->get_executor();
+    net::post(ex, [timer = std::move(timer)] { timer->cancel(); });
   }
   // A connection is only touched on its own executor; closing it there fails its forward's
   // pending I/O, which then answers its client and finishes.

@@ -77,7 +77,7 @@ class ConnPool : public std::enable_shared_from_this<ConnPool> {
 
  private:
   void lend(const std::shared_ptr<UpConn>& c);
-  void sweepLater();
+  void sweepLater(std::shared_ptr<net::steady_timer> timer);
   void sweep();
 
   // One per runtime loop, each with its own lock: the loops' threads never contend.
@@ -94,7 +94,8 @@ class ConnPool : public std::enable_shared_from_this<ConnPool> {
   std::mutex opsMu_;
   std::condition_variable opsDone_;
   int ops_ = 0;
-  std::optional<net::steady_timer> sweeper_;
+  // Owned by its own pending wait, so it goes with the runtime's loop, never after it.
+  std::weak_ptr<net::steady_timer> sweeper_;
 };
 
 }  // namespace waha::http
