@@ -4,13 +4,14 @@
 # The worker and its session come from kube-sim + the operator (one WahaCluster, one worker, one
 # WahaSession placed on it), so the hub routes from a real route table. Prints req/s, p99, the
 # hub/nginx throughput ratio and the p99 the hub adds over the direct path.
-#   scripts/bench-hub.sh [build-dir]          CONNS=64 DURATION=10s THREADS=2 by default
+#   scripts/bench-hub.sh [build-dir]          CONNS=64 DURATION=10s THREADS=2 ROUNDS=3 by default
 set -euo pipefail
 BUILD_DIR="$(cd "${1:-build}" && pwd)"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CONNS="${CONNS:-64}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
+ROUNDS="${ROUNDS:-3}"
 command -v wrk >/dev/null && command -v nginx >/dev/null || {
   echo "bench-hub: needs wrk and nginx (scripts/deps.sh bench)" >&2; exit 1; }
 # shellcheck source=scripts/lib/bench-world.sh
@@ -78,16 +79,31 @@ run() {
   local errs; errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
   echo "$rps $us $errs"
 }
-read -r d_rps d_p99 d_err < <(run "http://$worker")
-read -r n_rps n_p99 n_err < <(run "http://127.0.0.1:$nginx_port")
-read -r h_rps h_p99 h_err < <(run "http://127.0.0.1:$hub_port")
-echo "bench-hub: wrk -c$CONNS -d$DURATION GET $path (one waha-sim worker; proxies with $THREADS threads/workers)"
-printf 'bench-hub: direct  %10.0f req/s  p99 %6d us %s\n' "$d_rps" "$d_p99" "$d_err"
-printf 'bench-hub: nginx   %10.0f req/s  p99 %6d us %s\n' "$n_rps" "$n_p99" "$n_err"
-printf 'bench-hub: hub     %10.0f req/s  p99 %6d us %s\n' "$h_rps" "$h_p99" "$h_err"
-python3 - "$h_rps" "$n_rps" "$h_p99" "$d_p99" "$n_p99" <<'PY'
-import sys
-h, n, hp, dp, np_ = map(float, sys.argv[1:])
-print(f"bench-hub: hub/nginx throughput {h / n:.2f}x; p99 added over direct: hub {(hp - dp) / 1000:.2f} ms, nginx {(np_ - dp) / 1000:.2f} ms")
+# ROUNDS rounds of direct, nginx, hub back to back, so each target sees the machine in the same
+# state; the median of each is reported (single runs on 2 shared cores vary by +-10%).
+results="$DIR/results"
+for r in $(seq 1 "$ROUNDS"); do
+  echo "direct $(run "http://$worker")" >>"$results"
+  echo "nginx $(run "http://127.0.0.1:$nginx_port")" >>"$results"
+  echo "hub $(run "http://127.0.0.1:$hub_port")" >>"$results"
+done
+echo "bench-hub: wrk -c$CONNS -d$DURATION GET $path, $ROUNDS rounds, medians (one waha-sim worker; proxies with $THREADS threads/workers)"
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    rows.setdefault(parts[0], []).append((float(parts[1]), float(parts[2]), " ".join(parts[3:])))
+med = {}
+for name in ("direct", "nginx", "hub"):
+    rps = statistics.median(r[0] for r in rows[name])
+    p99 = statistics.median(r[1] for r in rows[name])
+    errs = " ".join(sorted({r[2] for r in rows[name] if r[2]}))
+    med[name] = (rps, p99)
+    runs = ", ".join(f"{r[0]:.0f}" for r in rows[name])
+    print(f"bench-hub: {name:7s} {rps:10.0f} req/s  p99 {p99:6.0f} us  (runs: {runs}) {errs}")
+h, n, d = med["hub"], med["nginx"], med["direct"]
+print(f"bench-hub: hub/nginx throughput {h[0] / n[0]:.2f}x; p99 added over direct: "
+      f"hub {(h[1] - d[1]) / 1000:.2f} ms, nginx {(n[1] - d[1]) / 1000:.2f} ms")
 PY
-echo "reproduce: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS scripts/bench-hub.sh ${1:-build}"
+echo "reproduce: CONNS=$CONNS DURATION=$DURATION THREADS=$THREADS ROUNDS=$ROUNDS scripts/bench-hub.sh ${1:-build}"
