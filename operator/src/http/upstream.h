@@ -56,7 +56,7 @@ struct UpstreamOptions {
   // of its threads then runs there, over that thread's own idle connections. Stop and destroy the
   // pool before the runtime.
   std::shared_ptr<IoRuntime> runtime;
-  std::size_t maxIdlePerTarget = 64;  // idle keep-alive connections kept per target
+  std::size_t maxIdlePerTarget = 64;  // idle keep-alive connections kept per target (and loop)
   std::chrono::seconds idleTimeout{60};
   std::chrono::milliseconds connectTimeout{3000};
   // An idle connection reused sooner than this is not checked for a close by the upstream first
