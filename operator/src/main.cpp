@@ -307,6 +307,10 @@ std::map<std::string, Flag> hubFlags() {
        {"20", "WAHA_HUB_CREATE_WAIT_SECONDS",
         "create, start, stop and PUT of a session wait this long for the worker to confirm, then "
         "answer 202"}},
+      {"shutdown-grace",
+       {"10", "WAHA_HUB_SHUTDOWN_GRACE_SECONDS",
+        "on SIGTERM, requests in progress get this long to finish (idle connections close at "
+        "once)"}},
       {"log-level", {"info", "WAHA_OPERATOR_LOG_LEVEL", "debug|info|warn|error"}},
       {"log-json",
        {"false", "WAHA_OPERATOR_LOG_JSON", "log one JSON object per line instead of key=value"}},
@@ -359,6 +363,7 @@ int runHub(std::map<std::string, Flag>& f) {
       std::max<long long>(1024, std::atoll(f["max-body-bytes"].value.c_str())));
   ho.upstreamTimeout = std::chrono::seconds(toInt(f["upstream-timeout"].value, 60));
   ho.createWait = std::chrono::seconds(toInt(f["create-wait"].value, 20));
+  ho.shutdownGrace = std::chrono::seconds(std::max(0, toInt(f["shutdown-grace"].value, 10)));
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   ho.hubId = host;

@@ -41,6 +41,7 @@ struct ServerCore {
   Handler handler;
   std::optional<ssl::context> sslCtx;
   std::atomic<bool> stopped{false};
+  std::atomic<bool> draining{false};  // shutdown(): no request after the one in progress
   std::mutex mu;
   std::condition_variable allGone;
   int live = 0;  // connection objects alive
@@ -105,6 +106,7 @@ class Connection final : public ConnectionBase {
   }
 
   void sendResponse(Response r, unsigned version, bool keepAlive) override {
+    keepAlive = keepAlive && !core_->draining;  // the client learns not to send another
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
     res->version(version);
     res->result(static_cast<unsigned>(r.status));
@@ -229,8 +231,19 @@ class Connection final : public ConnectionBase {
     return std::static_pointer_cast<Connection>(shared_from_this());
   }
 
+  void closeIfIdle() override {
+    if (!busy_ || upgraded_) {
+      close();  // a WebSocket never ends by itself: it gets its 1001 now
+    }
+  }
+
   void readRequest() {
     body_.reset();  // the previous request's body, read to its end by now
+    busy_ = false;
+    if (core_->draining) {
+      close();
+      return;
+    }
     if (opts_.streamBody) {
       readHead();
       return;
@@ -388,6 +401,7 @@ class Connection final : public ConnectionBase {
   }
 
   void invoke(Request& req, unsigned version, bool keepAlive) {
+    busy_ = true;
     headRequest_ = req.method == "HEAD";
     auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), version, keepAlive);
     try {
@@ -563,6 +577,7 @@ class Connection final : public ConnectionBase {
   std::optional<StreamedBody<Stream>> body_;
   std::uint64_t bodySeq_ = 0;
   bool headRequest_ = false;
+  bool busy_ = false;  // from a request's head to the end of its answer
   bool afterBodyRead_ = false;
   bhttp::response<bhttp::empty_body> streamRes_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSer_;

@@ -35,6 +35,9 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void startStream(int status, Headers h, unsigned version,
                            std::shared_ptr<class StreamImpl> stream) = 0;
   virtual void close() = 0;
+  // Closes the connection if it is waiting for a request or is a WebSocket (HttpServer::shutdown);
+  // one busy with a request closes after its answer instead.
+  virtual void closeIfIdle() = 0;
   virtual void writeChunk(std::string data) = 0;
   virtual void endStream() = 0;
   virtual void abortStream() = 0;

@@ -66,34 +66,28 @@ class BeastServer final : public HttpServer {
     if (core_->stopped.exchange(true)) {
       return;
     }
-    if (acceptor_) {
-      net::post(acceptor_->get_executor(), [a = acceptor_] {
-        beast::error_code ec;
-        a->close(ec);
-      });
-    }
-    std::vector<std::weak_ptr<ConnectionBase>> conns;
-    {
-      std::lock_guard<std::mutex> lk(core_->mu);
-      conns.swap(core_->conns);
-    }
-    for (auto& w : conns) {
-      if (auto c = w.lock()) {
-        net::post(c->executor(), [c] { c->close(); });
-      }
-    }
-    conns.clear();
-    {
-      std::unique_lock<std::mutex> lk(core_->mu);
-      if (!core_->allGone.wait_for(lk, std::chrono::seconds(2),
-                                   [this] { return core_->live == 0; })) {
-        log::warn("http server: connections still open after stop",
-                  {{"count", std::to_string(core_->live)}});
-      }
+    closeAcceptor();
+    forEachConnection([](const std::shared_ptr<ConnectionBase>& c) { c->close(); });
+    if (!waitAllGone(std::chrono::seconds(2))) {
+      log::warn("http server: connections still open after stop",
+                {{"count", std::to_string(liveCount())}});
     }
     if (ownRuntime_) {
       runtime_->stop();
     }
+  }
+
+  void shutdown(std::chrono::milliseconds grace) override {
+    if (core_->stopped || core_->draining.exchange(true)) {
+      return;
+    }
+    closeAcceptor();
+    forEachConnection([](const std::shared_ptr<ConnectionBase>& c) { c->closeIfIdle(); });
+    if (!waitAllGone(grace)) {
+      log::warn("http server: requests still running after the shutdown grace period",
+                {{"count", std::to_string(liveCount())}});
+    }
+    stop();
   }
 
  private:
@@ -140,6 +134,39 @@ class BeastServer final : public HttpServer {
       // stop() may have walked the list before this connection was in it.
       net::post(conn->executor(), [conn] { conn->close(); });
     }
+  }
+
+  void closeAcceptor() {
+    if (acceptor_) {
+      net::post(acceptor_->get_executor(), [a = acceptor_] {
+        beast::error_code ec;
+        a->close(ec);
+      });
+    }
+  }
+
+  // Runs `fn` on each connection, on the connection's executor.
+  void forEachConnection(void (*fn)(const std::shared_ptr<ConnectionBase>&)) {
+    std::vector<std::weak_ptr<ConnectionBase>> conns;
+    {
+      std::lock_guard<std::mutex> lk(core_->mu);
+      conns = core_->conns;
+    }
+    for (auto& w : conns) {
+      if (auto c = w.lock()) {
+        net::post(c->executor(), [c, fn] { fn(c); });
+      }
+    }
+  }
+
+  bool waitAllGone(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lk(core_->mu);
+    return core_->allGone.wait_for(lk, timeout, [this] { return core_->live == 0; });
+  }
+
+  int liveCount() {
+    std::lock_guard<std::mutex> lk(core_->mu);
+    return core_->live;
   }
 
   static void track(ServerCore& core, const std::shared_ptr<ConnectionBase>& c) {

@@ -106,6 +106,9 @@ class HttpServer {
   // Stops accepting, closes connections (open streams see onClose), waits for them to go (2 s at
   // most) and joins its own threads.
   virtual void stop() = 0;
+  // A graceful stop: stops accepting, closes the connections waiting for a request, lets the ones
+  // busy with a request answer it (with Connection: close) for up to `grace`, then stop().
+  virtual void shutdown(std::chrono::milliseconds grace) = 0;
 };
 
 // Boost.Beast/Asio adapter: asynchronous, keep-alive, chunked streaming, optional TLS.

@@ -78,7 +78,7 @@ void HubServer::stop() {
     return;
   }
   if (server_) {
-    server_->stop();
+    server_->shutdown(options_.shutdownGrace);
   }
   control_.shutdown();
   cache_.stop();

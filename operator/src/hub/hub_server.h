@@ -40,6 +40,8 @@ struct HubOptions {
   int workerPort = 3000;
   std::string hubId;       // reported by /api/server/status (the pod name)
   int controlThreads = 4;  // Kubernetes writes and create waits run here, off the I/O threads
+  // stop() lets requests in progress finish for up to this long (a rolling update of the hub).
+  std::chrono::milliseconds shutdownGrace{10000};
 };
 
 class HubServer {

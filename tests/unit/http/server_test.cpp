@@ -1,5 +1,12 @@
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
+#include <utility>  // NOLINT: must precede Boost.Asio
+
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -166,4 +173,71 @@ TEST_CASE("Binding a port in use fails with an error, not an exception") {
   // SO_REUSEADDR does not allow two listeners on one port.
   REQUIRE_FALSE(st.ok());
   REQUIRE(st.error().reason == "BindFailed");
+}
+
+TEST_CASE("shutdown closes idle connections at once and lets a request in progress finish") {
+  namespace net = boost::asio;
+  namespace bhttp = boost::beast::http;
+  auto server = makeBeastServer({});
+  std::mutex mu;
+  std::shared_ptr<Exchange> held;
+  REQUIRE(server
+              ->start([&](Request& r, std::shared_ptr<Exchange> ex) {
+                if (r.path == "/slow") {
+                  std::lock_guard<std::mutex> lk(mu);
+                  held = std::move(ex);  // answered later, from the test
+                  return;
+                }
+                ex->respond(Response::text(200, "quick"));
+              })
+              .ok());
+  auto base = "http://127.0.0.1:" + std::to_string(server->port());
+
+  // A keep-alive connection that had its answer and now waits for its next request.
+  net::io_context ioc;
+  net::ip::tcp::socket idle(ioc);
+  idle.connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  bhttp::request<bhttp::empty_body> get{bhttp::verb::get, "/quick", 11};
+  get.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(idle, get);
+  boost::beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> answer;
+  bhttp::read(idle, buf, answer);
+  REQUIRE(answer.body() == "quick");
+
+  test::HttpResult slow;
+  std::thread client([&] { slow = test::httpGet(base + "/slow"); });
+  REQUIRE(test::waitFor([&] {
+    std::lock_guard<std::mutex> lk(mu);
+    return held != nullptr;
+  }));
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    server->shutdown(std::chrono::seconds(60));
+    done = true;
+  });
+
+  // The idle connection is closed while the request in progress still holds the shutdown.
+  boost::system::error_code ec;
+  char byte;
+  idle.read_some(net::buffer(&byte, 1), ec);
+  REQUIRE(ec);
+  REQUIRE_FALSE(done);
+  // Nothing new is served.
+  REQUIRE(test::waitFor([&] { return test::httpGet(base + "/quick").status == 0; }));
+  REQUIRE_FALSE(done);
+
+  // The request in progress gets its whole answer, told not to come back on that connection, and
+  // the shutdown ends with it instead of waiting out its grace.
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    held->respond(Response::text(200, "slow"));
+    held.reset();
+  }
+  client.join();
+  REQUIRE(slow.status == 200);
+  REQUIRE(slow.body == "slow");
+  REQUIRE(slow.headers.getOr("connection") == "close");
+  REQUIRE(test::waitFor([&] { return done.load(); }, std::chrono::seconds(20)));
+  stopper.join();
 }
