@@ -529,6 +529,10 @@ Result<Json> FakeKubeClient::patch(const kube::ResourceRef& r, const std::string
   } else {
     next.merge_patch(parsed);
   }
+  // As the API server: a change of spec (not through /status) is a new generation.
+  if (subresource.empty() && next.value("spec", Json()) != cur->value("spec", Json())) {
+    next["metadata"]["generation"] = (*cur)["metadata"].value("generation", 1) + 1;
+  }
   return writeLocked(resKey(r), std::move(next), WatchEvent::Type::Modified);
 }
 

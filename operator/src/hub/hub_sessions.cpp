@@ -351,7 +351,13 @@ void HubServer::setState(std::shared_ptr<http::Exchange> ex, const RouteDecision
     }
     Json config = r->value("/spec/config"_json_pointer, Json());
     if (running) {
-      return answerConfirmed(ex, {d.label, d.session, 201, config, startedOn,
+      // Started and this generation observed: a status left from before (a stop that answered
+      // 202 and has not happened yet) does not pass for the start.
+      std::int64_t generation = r->value("/metadata/generation"_json_pointer, std::int64_t{0});
+      auto started = [generation](const HubCache& c, const std::string& n, const SessionEntry& e) {
+        return e.observedGeneration >= generation && startedOn(c, n, e);
+      };
+      return answerConfirmed(ex, {d.label, d.session, 201, config, started,
                                   "The session is being started on a worker"});
     }
     answerConfirmed(ex, {d.label, d.session, 201, config, stoppedOn,

@@ -102,9 +102,15 @@ TEST_CASE("hub: create, update, stop and delete go through the WahaSession") {
   CHECK(r.status == 201);
   CHECK(Json::parse(r.body)["status"] == "SCAN_QR_CODE");
 
-  CHECK(w.call("PUT", "/api/sessions/beta", R"({"config":{"metadata":{"a":"b"}}})").status == 200);
   {
     // What the worker confirms is tested in hub_session_api_test; here only the writes.
+    FakeOperator op(
+        w, "beta", [](const Json& s) { return s["spec"].contains("config"); },
+        status("Running", "WORKING", "w-2", "10.0.0.2"));
+    CHECK(w.call("PUT", "/api/sessions/beta", R"({"config":{"metadata":{"a":"b"}}})").status ==
+          200);
+  }
+  {
     FakeOperator op(
         w, "beta", [](const Json& s) { return s["spec"].value("state", "") == "Stopped"; },
         status("Stopped", "STOPPED", "w-2", "10.0.0.2"));

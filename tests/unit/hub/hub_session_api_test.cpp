@@ -39,11 +39,13 @@ TEST_CASE("hub: stop and start answer the worker's status once the operator repo
     CHECK(Json::parse(r.body)["status"] == "STOPPED");
     CHECK(r.headers.getOr("X-Waha-Worker") == "10.0.0.2");
   }
-  // Start, through the deprecated body route: a report still STOPPED does not confirm it.
+  // Start, through the deprecated body route: a report of an earlier generation does not confirm
+  // it, even one showing the session up (a status left from before the stop was acted on).
   w.upstream.setAnswer("10.0.0.2", Json({{"name", "beta"}, {"status", "STARTING"}}));
   {
+    std::int64_t before = w.find("beta")["metadata"].value("generation", std::int64_t{1});
     FakeOperator early(w, "beta", stateIs("Running"),
-                       status("Starting", "STOPPED", "w-2", "10.0.0.2"));
+                       status("Starting", "STARTING", "w-2", "10.0.0.2", before));
     FakeOperator op(
         w, "beta",
         [&early](const Json& s) {
@@ -78,7 +80,7 @@ TEST_CASE("hub: PUT answers once the operator applied the new config's generatio
     FakeOperator op(
         w, "delta",
         [&](const Json& s) { return s.value("/spec/config"_json_pointer, Json()) == config; },
-        status("Running", "WORKING", "w-1", "10.0.0.1", 2));
+        status("Running", "WORKING", "w-1", "10.0.0.1"));  // the PUT's generation observed
     auto r = w.call("PUT", "/api/sessions/delta", Json({{"config", config}}).dump());
     CHECK(op.reported());  // WORKING at generation 1 did not count as applied
     CHECK(r.status == 200);

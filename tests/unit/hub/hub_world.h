@@ -152,8 +152,9 @@ struct World {
 };
 
 // Plays the operator on another thread: once `written` holds over the WahaSession `name` (the
-// hub's write arrived), writes `status` as the operator would after its worker call; `reported`
-// is set as that write starts, so a test can tell an answer did not come before the status.
+// hub's write arrived), writes `status` as the operator would after its worker call (with the
+// object's generation as observed, unless `status` says otherwise); `reported` is set as that
+// write starts, so a test can tell an answer did not come before the status.
 class FakeOperator {
  public:
   FakeOperator(World& w, const std::string& name, std::function<bool(const Json&)> written,
@@ -168,6 +169,10 @@ class FakeOperator {
           }
           Json obj = w.find(name);
           obj["status"] = status;
+          if (!status.contains("observedGeneration")) {
+            // The operator has acted on what the hub wrote.
+            obj["status"]["observedGeneration"] = obj["metadata"].value("generation", 1);
+          }
           reported_ = true;  // before the write: the hub may answer before put() returns
           w.kube.put(kSessions, obj);
         }) {}
