@@ -205,6 +205,12 @@ Result<Action> SessionReconciler::onWorker(Work& w, const Json& clusterObj, cons
   if (!next.empty()) {
     return runOp(w, next, *ep, pod);
   }
+  if (report && report->at <= applied.at) {
+    // A call finished after the worker's last report. The sync enqueues us only when a report
+    // shows a change, and a poll that raced the call may already have shown it (then dismissed
+    // above as older than the call): look again once the poll the call asked for is in.
+    return Action::requeueAfter(std::chrono::seconds(1));
+  }
   // Nothing to do until WAHA's status changes (the worker sync enqueues us) or the spec does.
   return Action::awaitChange();
 }
