@@ -115,11 +115,13 @@ WatcherStep WatcherMachine::onListPage(const Result<ListResult>& page) {
   }
   pending_.clear();
   continueToken_.clear();
-  store_.markSynced(options_.scope);
+  step.listed = true;
   lastRv_ = page->resourceVersion;
   step.next = watchAction();
   return step;
 }
+
+void WatcherMachine::markSynced() { store_.markSynced(options_.scope); }
 
 WatcherStep WatcherMachine::onEvent(const WatchEvent& event) {
   WatcherStep step;
@@ -254,6 +256,9 @@ void Watcher::deliver(const WatcherStep& step) {
     for (const auto& h : handlers_) {
       h(n);
     }
+  }
+  if (step.listed) {
+    machine_.markSynced();
   }
 }
 

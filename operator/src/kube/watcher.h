@@ -74,6 +74,9 @@ struct WatcherAction {
 struct WatcherStep {
   std::vector<Notification> notifications;
   WatcherAction next;
+  // A full list is in the store: once `notifications` are delivered, markSynced() (so a cache
+  // reported synced has also been seen by every handler: the hub's route table, the queues).
+  bool listed = false;
 };
 
 class WatcherMachine {
@@ -95,6 +98,8 @@ class WatcherMachine {
   TimePoint silenceDeadline() const { return lastActivity_ + options_.silenceTimeout; }
 
   Phase phase() const { return phase_; }
+  // Marks this watcher's scope of the store synced (after a step with `listed` was delivered).
+  void markSynced();
   const std::string& lastResourceVersion() const { return lastRv_; }
   // Full LISTs started after the first one (410s, list failures).
   int relists() const { return listsStarted_ > 0 ? listsStarted_ - 1 : 0; }

@@ -81,6 +81,9 @@ TEST_CASE("initial list is paged by 500, then a watch opens from the list RV") {
   CHECK(std::all_of(s.notifications.begin(), s.notifications.end(),
                     [](const Notification& n) { return n.type == NT::Added && n.fromList; }));
   CHECK(f.store.size() == 1203);
+  CHECK(s.listed);
+  CHECK_FALSE(f.store.hasSynced());  // not before the driver delivered the notifications
+  m.markSynced();
   CHECK(f.store.hasSynced());
   CHECK(m.phase() == WatcherMachine::Phase::Watching);
 }
