@@ -11,6 +11,7 @@
 #include "controller_rig.h"
 #include "support/fake_kube_client.h"
 #include "support/fake_waha_client.h"
+#include "support/wait.h"
 
 using namespace waha;
 using namespace waha::controller;
@@ -239,4 +240,47 @@ TEST_CASE("A stop then a start restarts nothing more; a config change is applied
   settle(r, "a");
   REQUIRE(callsOf(r, "update") == 1);
   REQUIRE(r.lastStatus("a")["observedGeneration"] == 4);
+}
+
+TEST_CASE("A worker call newer than the worker's last report is looked at again, not left stale") {
+  Rig r;
+  r.add(r.clusters, cluster(10));
+  r.add(r.pods, pod("w-1", "127.1.0.1"));
+  r.add(r.sessions, r.kube.put(kSessions, session("a", "2026-11-28T00:00:00Z")));
+  settle(r, "a");
+  REQUIRE(callsOf(r, "create") == 1);
+  // The worker sync polls w-1 whenever the test moves the clock on.
+  r.sync.setTargets([] {
+    return std::vector<WorkerTarget>{
+        {"ns/w-1", "w-1", "ns", "pool", {"http://127.1.0.1:3000", "secret"}}};
+  });
+  r.sync.start();
+  auto reportAfter = [&](TimePoint t) {
+    return test::waitFor([&] {
+      r.clock.advance(std::chrono::seconds(1));
+      auto rep = r.sync.report("ns/w-1");
+      return rep && rep->at > t;
+    });
+  };
+  REQUIRE(reportAfter(TimePoint{}));
+
+  // Stopped: the call returns after the last report; no newer one yet. The status cannot be
+  // trusted from that report, and the sync would not enqueue the session if its next poll showed
+  // nothing new, so the reconcile asks to be run again.
+  editSpec(r, "a", [](Json& spec) { spec["state"] = "Stopped"; });
+  settle(r, "a");
+  REQUIRE(callsOf(r, "stop") == 1);
+  auto again = r.rec.reconcile("ns/a");
+  REQUIRE(again.ok());
+  REQUIRE(again->after().has_value());
+  catchUp(r, "a");
+
+  // Once a report newer than the call is in, the status follows it and nothing more is asked.
+  TimePoint called = r.clock.now();
+  REQUIRE(reportAfter(called));
+  auto settled = r.rec.reconcile("ns/a");
+  REQUIRE(settled.ok());
+  CHECK_FALSE(settled->after().has_value());
+  CHECK(r.lastStatus("a")["phase"] == "Stopped");
+  r.sync.stop();
 }
