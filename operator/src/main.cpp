@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +168,35 @@ bool setUpLogging(std::map<std::string, Flag>& f) {
   return true;
 }
 
+void splitAddress(const std::string& addr, http::ServerOptions& o, int fallbackPort) {
+  auto colon = addr.rfind(':');
+  o.host = colon == std::string::npos || colon == 0 ? "0.0.0.0" : addr.substr(0, colon);
+  o.port = toInt(colon == std::string::npos ? addr : addr.substr(colon + 1), fallbackPort);
+}
+
+// The Kubernetes API as the flags name it (--kubeconfig, --context), its requests counted in
+// `metrics`; nullopt after logging why not.
+struct ApiAccess {
+  kube::Config config;
+  std::shared_ptr<kube::RestKubeClient> client;
+};
+std::optional<ApiAccess> connectApi(std::map<std::string, Flag>& f, Clock& clock, Random& random,
+                                    metrics::Metrics& metrics) {
+  auto config = kube::loadConfig({f["kubeconfig"].value, f["context"].value});
+  if (!config.ok()) {
+    log::error("cannot load Kubernetes config", {{"error", config.error().message}});
+    return std::nullopt;
+  }
+  kube::RestOptions rest;
+  rest.onRequest = metrics.restClientHook();
+  auto client = kube::RestKubeClient::fromConfig(*config, clock, random, rest);
+  if (!client.ok()) {
+    log::error("cannot build the API client", {{"error", client.error().message}});
+    return std::nullopt;
+  }
+  return ApiAccess{std::move(*config), std::move(*client)};
+}
+
 int runController(std::map<std::string, Flag>& f) {
   if (!setUpLogging(f)) {
     return 2;
@@ -174,24 +204,15 @@ int runController(std::map<std::string, Flag>& f) {
 
   auto& clock = SteadyClock::instance();
   StdRandom random;
-  auto config = kube::loadConfig({f["kubeconfig"].value, f["context"].value});
-  if (!config.ok()) {
-    log::error("cannot load Kubernetes config", {{"error", config.error().message}});
-    return 1;
-  }
   metrics::Metrics metrics;
-  kube::RestOptions rest;
-  rest.onRequest = metrics.restClientHook();
-  auto kube = kube::RestKubeClient::fromConfig(*config, clock, random, rest);
-  if (!kube.ok()) {
-    log::error("cannot build the API client", {{"error", kube.error().message}});
+  auto api = connectApi(f, clock, random, metrics);
+  if (!api) {
     return 1;
   }
-  auto addr = f["metrics-bind-address"].value;
+  const kube::Config& config = api->config;
+  kube::KubeClient& client = *api->client;
   http::ServerOptions mopts;
-  auto colon = addr.rfind(':');
-  mopts.host = colon == std::string::npos || colon == 0 ? "0.0.0.0" : addr.substr(0, colon);
-  mopts.port = toInt(colon == std::string::npos ? addr : addr.substr(colon + 1), 8080);
+  splitAddress(f["metrics-bind-address"].value, mopts, 8080);
   metrics::MetricsServer server(metrics, mopts);
 
   auto wahaHttp = http::makeCpprestClient({});
@@ -207,23 +228,23 @@ int runController(std::map<std::string, Flag>& f) {
   gethostname(host, sizeof(host) - 1);
   kube::EventRecorderOptions eopts;
   eopts.host = host;
-  kube::EventRecorder events(**kube, clock, eopts);
+  kube::EventRecorder events(client, clock, eopts);
 
   controller::ManagerOptions mo;
   mo.namespaces = splitList(f["namespace"].value);
   mo.sessionWorkers = toInt(f["session-workers"].value, 8);
   mo.clusterWorkers = toInt(f["cluster-workers"].value, 2);
   mo.sync.interval = std::chrono::seconds(toInt(f["worker-sync-interval"].value, 5));
-  controller::Manager manager(**kube, *waha, clock, random, &events, &metrics, mo);
+  controller::Manager manager(client, *waha, clock, random, &events, &metrics, mo);
   server.addReadinessCheck("caches", [&manager] { return manager.synced(); });
   if (auto st = server.start(); !st.ok()) {
     log::error("cannot serve metrics", {{"error", st.error().message}});
     return 1;
   }
   log::info("waha-operator starting",
-            {{"server", config->server},
+            {{"server", config.server},
              {"namespace", f["namespace"].value.empty() ? "*" : f["namespace"].value},
-             {"metrics", addr},
+             {"metrics", f["metrics-bind-address"].value},
              {"metricsPort", std::to_string(server.port())}});
   if (auto st = manager.startCaches(); !st.ok()) {
     log::error("caches did not sync", {{"error", st.error().message}});
@@ -234,7 +255,7 @@ int runController(std::map<std::string, Flag>& f) {
   std::atomic<bool> lost{false};
   if (f["leader-elect"].value == "true") {
     kube::LeaderElectionConfig lc;
-    lc.ns = f["leader-election-namespace"].value.empty() ? config->namespace_
+    lc.ns = f["leader-election-namespace"].value.empty() ? config.namespace_
                                                          : f["leader-election-namespace"].value;
     lc.name = f["leader-election-id"].value;
     lc.identity = std::string(host) + "_" + std::to_string(getpid());
@@ -247,7 +268,7 @@ int runController(std::map<std::string, Flag>& f) {
     // Lost leadership: stop at once so two replicas never reconcile together.
     cb.onStoppedLeading = [&lost] { lost = true; };
     cb.onState = [&metrics, name = lc.name](bool leading) { metrics.setLeader(name, leading); };
-    elector = std::make_unique<kube::LeaderElector>(**kube, clock, lc, cb);
+    elector = std::make_unique<kube::LeaderElector>(client, clock, lc, cb);
     elector->start();
   } else {
     manager.startControllers();
@@ -317,12 +338,6 @@ std::map<std::string, Flag> hubFlags() {
   };
 }
 
-void splitAddress(const std::string& addr, http::ServerOptions& o, int fallbackPort) {
-  auto colon = addr.rfind(':');
-  o.host = colon == std::string::npos || colon == 0 ? "0.0.0.0" : addr.substr(0, colon);
-  o.port = toInt(colon == std::string::npos ? addr : addr.substr(colon + 1), fallbackPort);
-}
-
 int runHub(std::map<std::string, Flag>& f) {
   if (!setUpLogging(f)) {
     return 2;
@@ -338,20 +353,13 @@ int runHub(std::map<std::string, Flag>& f) {
   }
   auto& clock = SteadyClock::instance();
   StdRandom random;
-  auto config = kube::loadConfig({f["kubeconfig"].value, f["context"].value});
-  if (!config.ok()) {
-    log::error("cannot load Kubernetes config", {{"error", config.error().message}});
-    return 1;
-  }
-  ho.ns = ho.ns.empty() ? config->namespace_ : ho.ns;
   metrics::Metrics metrics;
-  kube::RestOptions rest;
-  rest.onRequest = metrics.restClientHook();
-  auto kube = kube::RestKubeClient::fromConfig(*config, clock, random, rest);
-  if (!kube.ok()) {
-    log::error("cannot build the API client", {{"error", kube.error().message}});
+  auto api = connectApi(f, clock, random, metrics);
+  if (!api) {
     return 1;
   }
+  ho.ns = ho.ns.empty() ? api->config.namespace_ : ho.ns;
+  kube::KubeClient& client = *api->client;
   int threads = std::max(1, toInt(f["threads"].value, 2));
   splitAddress(f["listen"].value, ho.server, 3000);
   // The API server and the upstream pool share their I/O threads: a proxied request is served
@@ -372,7 +380,7 @@ int runHub(std::map<std::string, Flag>& f) {
   uo.runtime = io;
   auto upstream = http::makeBeastUpstreamPool(uo);
   auto ws = http::makeBeastWsConnector(1);
-  hub::HubServer hubServer(**kube, *upstream, ws.get(), clock, random, metrics, ho);
+  hub::HubServer hubServer(client, *upstream, ws.get(), clock, random, metrics, ho);
 
   http::ServerOptions mopts;
   splitAddress(f["metrics-bind-address"].value, mopts, 8081);

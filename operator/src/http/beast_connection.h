@@ -249,44 +249,40 @@ class Connection final : public ConnectionBase {
       return;
     }
     parser_.emplace();
-    parser_->body_limit(opts_.maxBodyBytes);
-    parser_->header_limit(64 * 1024);
+    limit(*parser_);
+    bhttp::async_read(stream_, buffer_, *parser_, afterRead(&Connection::dispatch));
+  }
+
+  template <class Parser>
+  void limit(Parser& p) {
+    p.body_limit(opts_.maxBodyBytes);
+    p.header_limit(64 * 1024);
     lowest(stream_).expires_after(opts_.idleTimeout);
-    bhttp::async_read(
-        stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
-          if (ec == bhttp::error::body_limit) {
-            self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
-                               false);
-            return;
-          }
-          if (ec) {
-            self->close();
-            return;
-          }
-          self->dispatch();
-        });
+  }
+
+  // The completion of a request read: 413 for a body over the limit, the connection closed on
+  // any other error, else `next`.
+  auto afterRead(void (Connection::*next)()) {
+    return [self = self(), next](beast::error_code ec, std::size_t) {
+      if (ec == bhttp::error::body_limit) {
+        self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
+                           false);
+        return;
+      }
+      if (ec) {
+        self->close();
+        return;
+      }
+      ((*self).*next)();
+    };
   }
 
   // ServerOptions::streamBody: the head alone first, then either the whole body as usual or the
   // handler at once with a BodyReader.
   void readHead() {
     headParser_.emplace();
-    headParser_->body_limit(opts_.maxBodyBytes);
-    headParser_->header_limit(64 * 1024);
-    lowest(stream_).expires_after(opts_.idleTimeout);
-    bhttp::async_read_header(
-        stream_, buffer_, *headParser_, [self = self()](beast::error_code ec, std::size_t) {
-          if (ec == bhttp::error::body_limit) {
-            self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
-                               false);
-            return;
-          }
-          if (ec) {
-            self->close();
-            return;
-          }
-          self->onHead();
-        });
+    limit(*headParser_);
+    bhttp::async_read_header(stream_, buffer_, *headParser_, afterRead(&Connection::onHead));
   }
 
   void onHead() {
@@ -318,19 +314,7 @@ class Connection final : public ConnectionBase {
                      11, false);
         return;
       }
-      bhttp::async_read(
-          stream_, buffer_, *parser_, [self = self()](beast::error_code ec, std::size_t) {
-            if (ec == bhttp::error::body_limit) {
-              self->sendResponse(Response::json(413, R"({"message":"request body too large"})"), 11,
-                                 false);
-              return;
-            }
-            if (ec) {
-              self->close();
-              return;
-            }
-            self->dispatch();
-          });
+      bhttp::async_read(stream_, buffer_, *parser_, afterRead(&Connection::dispatch));
       return;
     }
     // A request without a body (most GETs) reports a length of 0 rather than "unknown".

@@ -27,7 +27,6 @@ class BeastRuntime final : public IoRuntime {
   BeastRuntime(const BeastRuntime&) = delete;
   BeastRuntime& operator=(const BeastRuntime&) = delete;
 
-  int threads() const override { return threads_; }
   void stop() override;
 
   // The number of io_contexts (1 when shared).

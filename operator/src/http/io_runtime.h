@@ -12,7 +12,6 @@ namespace waha::http {
 class IoRuntime {
  public:
   virtual ~IoRuntime() = default;
-  virtual int threads() const = 0;
   // Stops the I/O threads and joins them; what still runs on them is cut short. Stop the servers
   // and pools that use the runtime first, and destroy them before the runtime.
   virtual void stop() = 0;

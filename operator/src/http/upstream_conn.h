@@ -67,7 +67,6 @@ class ConnPool : public std::enable_shared_from_this<ConnPool> {
   // Keeps `conn` for reuse (or drops it when stopped or its list is full).
   void put(const std::string& key, std::shared_ptr<UpConn> conn);
   const UpstreamOptions& options() const { return opts_; }
-  bool stopped() const { return stopped_; }
   // Forwards in flight (ForwardOp counts itself in and out): stop() waits for none.
   void opStarted();
   void opFinished();
