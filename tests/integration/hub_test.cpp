@@ -69,12 +69,28 @@ class Hub {
 
 bool runningNamed(World& w, const std::string& session) { return running(w.session(session)); }
 
+// Worker pods of the cluster "pool" that are Ready.
+int readyWorkers(World& w) {
+  auto r = w.sim().kubectl({"get", "pods", "-l", "waha.io/cluster=pool", "-o", "json"});
+  Json pods = Json::parse(r.out, nullptr, false);
+  int ready = 0;
+  for (const auto& p : pods.is_object() ? pods["items"] : Json::array()) {
+    for (const auto& c : p.value("/status/conditions"_json_pointer, Json::array())) {
+      ready += c.value("type", "") == "Ready" && c.value("status", "") == "True" ? 1 : 0;
+    }
+  }
+  return ready;
+}
+
 }  // namespace
 
 TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
   World w;
   Hub hub(w);
   w.apply(clusterYaml(10, 3, 3));
+  // All three workers up first, so the six sessions spread over them (least loaded first).
+  REQUIRE(waitFor([&] { return readyWorkers(w) == 3; }, std::chrono::seconds(60),
+                  std::chrono::milliseconds(300)));
   std::vector<std::string> names = {"s-1", "s-2", "s-3", "s-4", "s-5", "s-6"};
   for (const auto& n : names) {
     w.apply(sessionYaml(n));
