@@ -120,6 +120,7 @@ class MemoryStore final : public ObjectStore {
                             const std::string& preconditionRv);
   void eraseLocked(const ResourceInfo& info, const std::string& key);
   void collectGarbageLocked(const std::string& uid);
+  bool ownersAllGoneLocked(const Json& obj) const;
   void releaseForegroundOwnersLocked(const Json& obj);
   Status admitCustomLocked(const ResourceInfo& info, Json& obj);
   void commitLocked(const std::string& type, const ResourceInfo& info, const Json& obj,

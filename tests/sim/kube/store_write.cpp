@@ -189,7 +189,19 @@ Result<Json> MemoryStore::createLocked(const ResourceInfo& info, const std::stri
   byUid_[m["uid"].get<std::string>()] = {info.groupResource(), key};
   indexOwnersLocked(info.groupResource(), key, nullptr, &obj);
   commitLocked("ADDED", info, obj, nullptr);
+  if (ownersAllGoneLocked(obj)) {
+    // Kubernetes' garbage collector deletes a dependent whose owners no longer exist, also one
+    // created after they went (a controller that read its owner just before the owner's delete).
+    (void)removeLocked(info, effNs, name, "Background", "");
+  }
   return obj;
+}
+
+bool MemoryStore::ownersAllGoneLocked(const Json& obj) const {
+  const Json refs = obj["metadata"].value("ownerReferences", Json::array());
+  return !refs.empty() && std::none_of(refs.begin(), refs.end(), [&](const Json& ref) {
+    return byUid_.count(ref.value("uid", "")) != 0;
+  });
 }
 
 Result<Json> MemoryStore::updateLocked(const ResourceInfo& info, const std::string& ns, Json obj,

@@ -262,6 +262,27 @@ TEST_CASE("owner references: background, orphan and foreground deletion", "[stor
   dep["metadata"]["finalizers"] = Json::array();
   REQUIRE(f.store.update(kCm, "default", dep).ok());
   CHECK(f.store.get(kCm, "default", "fg").error().code == 404);
+
+  // A dependent created after its only owner went (a controller racing its owner's delete) is
+  // collected as Kubernetes' garbage collector does; one with a live owner left stays.
+  auto gone = f.store.create(kCm, "default", cm("gone"));
+  REQUIRE(gone.ok());
+  std::string goneUid = (*gone)["metadata"]["uid"];
+  REQUIRE(f.store.remove(kCm, "default", "gone").ok());
+  auto live = f.store.create(kCm, "default", cm("live"));
+  REQUIRE(live.ok());
+  auto ref = [](const std::string& name, const Json& uid) {
+    return Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", name}, {"uid", uid}};
+  };
+  Json late = cm("late");
+  late["metadata"]["ownerReferences"] = {ref("gone", goneUid)};
+  REQUIRE(f.store.create(kCm, "default", late).ok());  // accepted, then collected
+  CHECK(f.store.get(kCm, "default", "late").error().code == 404);
+  Json mixed = cm("mixed");
+  mixed["metadata"]["ownerReferences"] = {ref("gone", goneUid),
+                                          ref("live", (*live)["metadata"]["uid"])};
+  REQUIRE(f.store.create(kCm, "default", mixed).ok());
+  CHECK(f.store.get(kCm, "default", "mixed").ok());
 }
 
 TEST_CASE("label and field selectors, limit and continue", "[store][list]") {
