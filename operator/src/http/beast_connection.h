@@ -7,6 +7,7 @@
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
 #include <utility>  // NOLINT: must precede Boost.Asio
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -19,6 +20,7 @@
 #include "http/beast_exchange.h"
 #include "http/beast_streamed_body.h"
 #include "http/beast_websocket.h"
+#include "http/wire.h"
 
 namespace waha::http::detail {
 
@@ -107,27 +109,31 @@ class Connection final : public ConnectionBase {
 
   void sendResponse(Response r, unsigned version, bool keepAlive) override {
     keepAlive = keepAlive && !core_->draining;  // the client learns not to send another
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
-    res->version(version);
-    res->result(static_cast<unsigned>(r.status));
-    for (const auto& [k, v] : r.headers.all()) {
-      res->insert(k, v);
+    // The answer to a HEAD keeps the Content-Length it declares (that of the GET it stands for)
+    // and never carries a body; nor do 1xx, 204 and 304 answers.
+    bool declared = headRequest_ && r.body.empty() && r.headers.has("content-length");
+    auto out = std::make_shared<std::pair<std::string, std::string>>();
+    out->first =
+        wire::responseHead(version, r.status, r.headers, r.body.size(), keepAlive, declared);
+    if (!headRequest_ && !wire::bodilessStatus(r.status)) {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // One buffer over TLS: Boost 1.74's ssl_stream ends a multi-buffer write early once its
+        // first buffer is used up (it writes an empty remainder, and 0 bytes ends async_write).
+        out->first += r.body;
+      } else {
+        out->second = std::move(r.body);
+      }
     }
-    res->body() = std::move(r.body);
-    res->keep_alive(keepAlive);
-    // The answer to a HEAD keeps the Content-Length it declares (that of the GET it stands for).
-    if (!(headRequest_ && res->body().empty() && res->has_content_length())) {
-      res->prepare_payload();
-    }
+    std::array<net::const_buffer, 2> bufs{net::buffer(out->first), net::buffer(out->second)};
     lowest(stream_).expires_after(std::chrono::seconds(60));
-    bhttp::async_write(stream_, *res,
-                       [self = self(), res, keepAlive](beast::error_code ec, std::size_t) {
-                         if (ec || !keepAlive) {
-                           self->close();
-                           return;
-                         }
-                         self->afterAnswer();
-                       });
+    net::async_write(stream_, bufs,
+                     [self = self(), out, keepAlive](beast::error_code ec, std::size_t) {
+                       if (ec || !keepAlive) {
+                         self->close();
+                         return;
+                       }
+                       self->afterAnswer();
+                     });
   }
 
   void readBody(std::uint64_t request, BodyReader::PieceFn fn) override {

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "http/forward_op.h"
+#include "http/wire.h"
 
 namespace waha::http {
 
@@ -53,7 +54,7 @@ void ForwardOp::onHead(beast::error_code ec) {
   result_.upstreamSeconds = Clock::now() - sentAt_;
   for (const auto& f : msg) {
     std::string_view name(f.name_string().data(), f.name_string().size());
-    if (!isHopByHop(name)) {
+    if (!wire::isHopByHop(name)) {
       headers_.add(std::string(name), std::string(f.value()));
     }
   }

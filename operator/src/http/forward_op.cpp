@@ -6,7 +6,10 @@
 
 #include "http/forward_op.h"
 
+#include <array>
+
 #include "common/log.h"
+#include "http/wire.h"
 
 namespace waha::http {
 namespace {
@@ -57,33 +60,16 @@ void ForwardOp::start() {
 }
 
 void ForwardOp::buildRequest() {
-  out_.method_string(req_.method);
-  out_.target(req_.target);
-  out_.version(11);
-  bool hasHost = false;
-  for (const auto& [k, v] : req_.headers.all()) {
-    if (isHopByHop(k) || iequals(k, "content-length") || iequals(k, "expect")) {
-      continue;
-    }
-    hasHost = hasHost || iequals(k, "host");
-    out_.insert(k, v);
-  }
-  if (!hasHost) {
-    out_.set(bhttp::field::host, key_);
-  }
   if (req_.bodyReader && req_.bodyReader->contentLength() == std::optional<std::size_t>(0)) {
     req_.bodyReader.reset();  // nothing to pipe: sent like any bodiless request
   }
+  std::optional<std::size_t> length = req_.body.size();
   if (req_.bodyReader) {
-    if (auto len = req_.bodyReader->contentLength()) {
-      out_.content_length(*len);
-    } else {
-      out_.chunked(true);
-    }
-  } else {
-    out_.body() = std::move(req_.body);
-    out_.prepare_payload();
+    length = req_.bodyReader->contentLength();
+    chunked_ = !length;
+    req_.body.clear();
   }
+  reqHead_ = wire::requestHead(req_.method, req_.target, req_.headers, key_, length, chunked_);
 }
 
 // A pooled connection when one is idle (and `pooled` allows), else a new one.
@@ -140,23 +126,18 @@ void ForwardOp::writeRequest() {
   sentAt_ = Clock::now();
   conn_->stream.expires_after(req_.timeout);
   auto self = shared_from_this();
-  if (!req_.bodyReader) {
-    bhttp::async_write(conn_->stream, out_, [self](beast::error_code ec, std::size_t n) {
-      if (ec) {
-        self->onIoError(ec, "writing the request", n == 0);
-        return;
-      }
-      self->readHead();
-    });
-    return;
-  }
-  headSer_.emplace(out_);
-  bhttp::async_write_header(conn_->stream, *headSer_, [self](beast::error_code ec, std::size_t n) {
+  // Head and (whole) body in one write; a streamed body follows piece by piece.
+  std::array<net::const_buffer, 2> bufs{net::buffer(reqHead_), net::buffer(req_.body)};
+  net::async_write(conn_->stream, bufs, [self](beast::error_code ec, std::size_t n) {
     if (ec) {
       self->onIoError(ec, "writing the request", n == 0);
       return;
     }
-    self->readBodyPiece();
+    if (self->req_.bodyReader) {
+      self->readBodyPiece();
+    } else {
+      self->readHead();
+    }
   });
 }
 
@@ -194,7 +175,7 @@ void ForwardOp::onBodyPiece(Result<std::string> piece, bool last) {
   piece_ = std::move(piece.value());
   bodyDone_ = last;
   conn_->stream.expires_after(req_.timeout);
-  if (!out_.chunked()) {
+  if (!chunked_) {
     if (piece_.empty()) {
       readHead();
       return;

@@ -74,8 +74,8 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
   FetchDone fetchDone_;
   std::shared_ptr<UpConn> conn_;
   std::optional<tcp::resolver> resolver_;
-  bhttp::request<bhttp::string_body> out_;
-  std::optional<bhttp::request_serializer<bhttp::string_body>> headSer_;
+  std::string reqHead_;   // the request's head, as sent
+  bool chunked_ = false;  // the request body goes chunked (a streamed body of unknown length)
   std::optional<bhttp::response_parser<bhttp::buffer_body>> head_;
   std::optional<bhttp::response_parser<bhttp::string_body>> whole_;
   std::shared_ptr<ResponseStream> clientStream_;
