@@ -14,9 +14,10 @@ bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
     return false;
   }
+  // ASCII folding (header names are ASCII tokens), without std::tolower's locale call per char.
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (lower(a[i]) != lower(b[i])) {
       return false;
     }
   }

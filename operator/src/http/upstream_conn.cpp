@@ -23,20 +23,6 @@ bool looksAlive(UpConn& c) {
 
 }  // namespace
 
-bool isHopByHop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "transfer-encoding",
-                                                "upgrade",    "te",         "trailer"};
-  if (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) {
-    return true;
-  }
-  for (auto n : kNames) {
-    if (iequals(name, n)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 ConnPool::ConnPool(UpstreamOptions opts, BeastRuntime& runtime)
     : opts_(std::move(opts)), runtime_(&runtime) {
   opts_.runtime.reset();  // held by the UpstreamPool, not by what its queued handlers keep alive
@@ -84,8 +70,10 @@ std::shared_ptr<UpConn> ConnPool::open(int loop) {
 void ConnPool::lend(const std::shared_ptr<UpConn>& c) {
   auto& l = *loops_[static_cast<std::size_t>(c->loop)];
   std::lock_guard<std::mutex> lk(l.mu);
-  if (l.lent.size() >= 256 && l.lent.size() % 256 == 0) {
+  // Dropped entries are swept once the list doubled since the last sweep: O(1) per call.
+  if (l.lent.size() >= l.sweepAt) {
     std::erase_if(l.lent, [](const auto& w) { return w.expired(); });
+    l.sweepAt = std::max<std::size_t>(256, 2 * l.lent.size());
   }
   l.lent.push_back(c);
 }
@@ -103,14 +91,11 @@ void ConnPool::put(const std::string& key, std::shared_ptr<UpConn> conn) {
   }
 }
 
-void ConnPool::opStarted() {
-  std::lock_guard<std::mutex> lk(opsMu_);
-  ++ops_;
-}
+void ConnPool::opStarted() { ops_.fetch_add(1, std::memory_order_relaxed); }
 
 void ConnPool::opFinished() {
-  std::lock_guard<std::mutex> lk(opsMu_);
-  if (--ops_ == 0) {
+  if (ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    std::lock_guard<std::mutex> lk(opsMu_);  // so a stop() about to wait cannot miss it
     opsDone_.notify_all();
   }
 }
@@ -170,7 +155,7 @@ void ConnPool::stop() {
   }
   {
     std::unique_lock<std::mutex> lk(opsMu_);
-    opsDone_.wait_for(lk, std::chrono::seconds(2), [this] { return ops_ == 0; });
+    opsDone_.wait_for(lk, std::chrono::seconds(2), [this] { return ops_.load() == 0; });
   }
 }
 

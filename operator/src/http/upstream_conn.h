@@ -31,10 +31,6 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-// Connection, Keep-Alive, Transfer-Encoding, Upgrade, TE, Trailer and Proxy-*: they describe one
-// hop, so a proxy copies them neither way.
-bool isHopByHop(std::string_view name);
-
 struct UpConn {
   // Beast reads at most the buffer's free capacity (512 bytes at the least) per call: room for a
   // whole piece keeps big bodies from trickling in 512 bytes at a time.
@@ -84,6 +80,7 @@ class ConnPool : public std::enable_shared_from_this<ConnPool> {
     std::mutex mu;
     std::unordered_map<std::string, std::vector<std::shared_ptr<UpConn>>> idle;  // by target
     std::vector<std::weak_ptr<UpConn>> lent;
+    std::size_t sweepAt = 256;  // lent's size at which expired entries are swept
   };
 
   UpstreamOptions opts_;
@@ -92,7 +89,7 @@ class ConnPool : public std::enable_shared_from_this<ConnPool> {
   std::vector<std::unique_ptr<Loop>> loops_;
   std::mutex opsMu_;
   std::condition_variable opsDone_;
-  int ops_ = 0;
+  std::atomic<int> ops_{0};
   // Owned by its own pending wait, so it goes with the runtime's loop, never after it.
   std::weak_ptr<net::steady_timer> sweeper_;
 };

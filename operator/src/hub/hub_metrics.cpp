@@ -4,6 +4,8 @@
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <shared_mutex>
+#include <unordered_map>
 
 namespace waha::hub {
 namespace {
@@ -40,6 +42,10 @@ struct HubMetrics::Impl {
   prometheus::Family<prometheus::Histogram>& upstreamSeconds;
   prometheus::Family<prometheus::Counter>& misses;
   prometheus::Histogram& upstream;
+  // The request counters already looked up, by code and route: Family::Add builds a label map
+  // and takes the family's lock, too much for every request.
+  std::shared_mutex mu;
+  std::unordered_map<std::string, prometheus::Counter*> counters;
 };
 
 HubMetrics::HubMetrics(metrics::Metrics& metrics)
@@ -55,7 +61,21 @@ HubMetrics::HubMetrics(metrics::Metrics& metrics)
 HubMetrics::~HubMetrics() = default;
 
 void HubMetrics::request(int code, const std::string& route) {
-  impl_->requests.Add({{"code", std::to_string(code)}, {"route", route}}).Increment();
+  std::string key = std::to_string(code);
+  key += ' ';
+  key += route;
+  {
+    std::shared_lock<std::shared_mutex> lk(impl_->mu);
+    auto it = impl_->counters.find(key);
+    if (it != impl_->counters.end()) {
+      it->second->Increment();
+      return;
+    }
+  }
+  auto& c = impl_->requests.Add({{"code", std::to_string(code)}, {"route", route}});
+  std::unique_lock<std::shared_mutex> lk(impl_->mu);
+  impl_->counters.emplace(std::move(key), &c);
+  c.Increment();
 }
 
 void HubMetrics::upstream(double seconds) { impl_->upstream.Observe(seconds); }
