@@ -328,6 +328,10 @@ std::map<std::string, Flag> hubFlags() {
        {"20", "WAHA_HUB_CREATE_WAIT_SECONDS",
         "create, start, stop and PUT of a session wait this long for the worker to confirm, then "
         "answer 202"}},
+      {"shutdown-delay",
+       {"5", "WAHA_HUB_SHUTDOWN_DELAY_SECONDS",
+        "on SIGTERM, go on serving this long with /readyz failing, so Kubernetes takes the hub out "
+        "of its Service before it stops accepting"}},
       {"shutdown-grace",
        {"10", "WAHA_HUB_SHUTDOWN_GRACE_SECONDS",
         "on SIGTERM, requests in progress get this long to finish (idle connections close at "
@@ -398,8 +402,19 @@ int runHub(std::map<std::string, Flag>& f) {
             {{"cluster", ho.cluster},
              {"namespace", ho.ns},
              {"listen", ho.server.host + ":" + std::to_string(hubServer.port())},
-             {"metrics", f["metrics-bind-address"].value}});
+             {"metrics", f["metrics-bind-address"].value},
+             {"metricsPort", std::to_string(server.port())}});
   while (!gStop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Endpoints are updated after the pod is told to stop: a hub that closed its port at once
+  // would refuse the clients still sent to it meanwhile.
+  auto delay = std::chrono::seconds(std::max(0, toInt(f["shutdown-delay"].value, 5)));
+  log::info("waha-operator hub leaving its Service",
+            {{"delay", std::to_string(delay.count()) + "s"}});
+  hubServer.leave();
+  for (auto until = std::chrono::steady_clock::now() + delay;
+       std::chrono::steady_clock::now() < until;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   log::info("waha-operator hub stopping");

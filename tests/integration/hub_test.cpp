@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <memory>
 #include <regex>
 #include <set>
@@ -35,7 +36,7 @@ class Hub {
         std::vector<std::string>{binaryPath("operator/waha-operator"), "hub", "--cluster=pool",
                                  "--namespace=default", "--kubeconfig", dir + "/kubeconfig",
                                  "--listen=127.0.0.1:0", "--metrics-bind-address=127.0.0.1:0",
-                                 "--create-wait=3"},
+                                 "--create-wait=3", "--shutdown-delay=3"},
         std::map<std::string, std::string>{}, dir + "/hub.log");
     std::regex listen("listen=127\\.0\\.0\\.1:([0-9]+)");
     return waitFor(
@@ -59,6 +60,14 @@ class Hub {
                        std::chrono::seconds(20));
   }
   int port() const { return port_; }
+  // The port of its /metrics, /healthz, /readyz (from its start-up line).
+  int metricsPort() {
+    std::smatch m;
+    std::string log = proc_->log();
+    static const std::regex re("metricsPort=([0-9]+)");
+    return std::regex_search(log, m, re) ? std::stoi(m[1]) : 0;
+  }
+  Process& process() { return *proc_; }
   std::string logs() { return proc_ ? proc_->log().substr(0, 3000) : ""; }
 
  private:
@@ -225,6 +234,17 @@ TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
       },
       std::chrono::seconds(20)));
   CHECK(hub.call("GET", "/api/sessions/s-1").headers.getOr("X-Waha-Worker") == moved);
+
+  // SIGTERM: first out of the Service (/readyz fails) while calls are still served for
+  // --shutdown-delay (3 s here), then a graceful stop.
+  std::string readyz = "http://127.0.0.1:" + std::to_string(hub.metricsPort()) + "/readyz";
+  REQUIRE(httpGet(readyz).status == 200);
+  hub.process().kill(SIGTERM);
+  REQUIRE(waitFor([&] { return httpGet(readyz).status == 503; }, std::chrono::seconds(3)));
+  CHECK(hub.call("GET", "/api/sessions/s-1").status == 200);
+  int status = -1;
+  CHECK(hub.process().wait(std::chrono::seconds(15), &status));
+  CHECK(status == 0);  // its exit code: a clean stop
 }
 
 TEST_CASE("hub: stop then start answer the status their worker confirmed") {

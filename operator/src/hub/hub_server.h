@@ -56,7 +56,11 @@ class HubServer {
   // Starts the informers, the key reader and the HTTP server (fails if it cannot bind).
   Status start();
   void stop();
-  bool ready() const { return cache_.ready(); }
+  // Ready to be in the Service's endpoints: caches synced, and not leaving.
+  bool ready() const { return !leaving_ && cache_.ready(); }
+  // The first step of a shutdown: /readyz fails from now on (so Kubernetes takes the pod out of
+  // the Service's endpoints) while requests are still served as before.
+  void leave() { leaving_ = true; }
   int port() const;
 
   // The request handler (also for tests with a fake exchange).
@@ -110,6 +114,7 @@ class HubServer {
   std::unique_ptr<http::HttpServer> server_;
   std::chrono::system_clock::time_point started_;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> leaving_{false};
 };
 
 }  // namespace waha::hub
