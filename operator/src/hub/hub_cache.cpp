@@ -99,6 +99,7 @@ void HubCache::start() {
   pods_->start();
   clusters_->start();
   keyThread_ = std::thread([this] { keyLoop(); });
+  waitThread_ = std::thread([this] { waitLoop(); });
 }
 
 void HubCache::stop() {
@@ -112,6 +113,10 @@ void HubCache::stop() {
   stopCv_.notify_all();
   if (keyThread_.joinable()) {
     keyThread_.join();
+  }
+  releaseWaits();  // the wait thread answers what is pending, then ends
+  if (waitThread_.joinable()) {
+    waitThread_.join();
   }
   sessions_->stop();
   pods_->stop();
@@ -185,10 +190,73 @@ std::shared_ptr<const std::string> HubCache::apiKey() const {
   return key_;
 }
 
-bool HubCache::waitUntil(std::chrono::milliseconds timeout,
-                         const std::function<bool(const HubCache&)>& pred) {
+void HubCache::whenTrue(std::chrono::milliseconds timeout,
+                        std::function<bool(const HubCache&)> pred, std::function<void(bool)> done) {
+  {
+    std::lock_guard<std::mutex> lk(waitMu_);
+    if (!waitsReleased_) {
+      waiters_.push_back({clock_.now() + timeout, std::move(pred), std::move(done)});
+      ++generation_;
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(false);  // released: nothing is waited for any more
+    return;
+  }
+  waitCv_.notify_all();
+}
+
+void HubCache::releaseWaits() {
+  {
+    std::lock_guard<std::mutex> lk(waitMu_);
+    waitsReleased_ = true;
+    ++generation_;
+  }
+  waitCv_.notify_all();
+}
+
+// One thread for every pending wait: each looks again after every change and ends at its
+// deadline. The callbacks run with the lock released.
+void HubCache::waitLoop() {
   std::unique_lock<std::mutex> lk(waitMu_);
-  return clock_.waitUntil(lk, waitCv_, clock_.now() + timeout, [&] { return pred(*this); });
+  for (;;) {
+    std::vector<std::pair<std::function<void(bool)>, bool>> ended;
+    TimePoint now = clock_.now();
+    TimePoint next = now + std::chrono::hours(1);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      bool ok = false;
+      try {
+        ok = !waitsReleased_ && it->pred(*this);
+      } catch (...) {
+        log::error("hub: a wait's condition threw");
+      }
+      if (ok || waitsReleased_ || now >= it->deadline) {
+        ended.emplace_back(std::move(it->done), ok);
+        it = waiters_.erase(it);
+      } else {
+        next = std::min(next, it->deadline);
+        ++it;
+      }
+    }
+    if (!ended.empty()) {
+      lk.unlock();
+      for (auto& [done, ok] : ended) {
+        try {
+          done(ok);
+        } catch (...) {
+          log::error("hub: a wait's answer threw");
+        }
+      }
+      lk.lock();
+      continue;  // a callback may have added a wait, or the table changed meanwhile
+    }
+    if (waitsReleased_) {
+      return;
+    }
+    auto seen = generation_;
+    clock_.waitUntil(lk, waitCv_, next, [&] { return generation_ != seen; });
+  }
 }
 
 void HubCache::keyLoop() {

@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/random.h"
@@ -48,10 +49,15 @@ class HubCache {
   // The cluster's API key; "" when the cluster sets none (then the workers need none either).
   std::shared_ptr<const std::string> apiKey() const;
 
-  // Waits (blocking the caller) until `pred` holds over the table or `timeout` passes; `pred`
-  // is re-checked after every cache change.
-  bool waitUntil(std::chrono::milliseconds timeout,
-                 const std::function<bool(const HubCache&)>& pred);
+  // Calls `done(true)` once `pred` holds over the table (checked at once and after every cache
+  // change), or `done(false)` when `timeout` passes or the waits are released. Never blocks the
+  // caller: every pending wait is kept by one thread of the cache, which also runs `pred` and
+  // `done` (keep both short; `pred` must not call back into whenTrue).
+  void whenTrue(std::chrono::milliseconds timeout, std::function<bool(const HubCache&)> pred,
+                std::function<void(bool)> done);
+  // Ends every pending wait now with done(false), and any later one at once (a stopping hub
+  // answers them before it drains its connections).
+  void releaseWaits();
 
  private:
   void onSession(const kube::ObjectPtr& oldObj, const kube::ObjectPtr& newObj);
@@ -76,9 +82,19 @@ class HubCache {
   std::atomic<bool> keyRead_{false};
   std::string lastKeyProblem_;  // the key thread's only
 
+  void waitLoop();
+
+  struct Waiter {
+    TimePoint deadline;
+    std::function<bool(const HubCache&)> pred;
+    std::function<void(bool)> done;
+  };
   std::mutex waitMu_;
   std::condition_variable waitCv_;
-  std::uint64_t generation_ = 0;
+  std::uint64_t generation_ = 0;  // bumped by every change and every new waiter
+  std::vector<Waiter> waiters_;
+  bool waitsReleased_ = false;
+  std::thread waitThread_;
 
   std::mutex stopMu_;
   std::condition_variable stopCv_;

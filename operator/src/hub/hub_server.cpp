@@ -77,6 +77,7 @@ void HubServer::stop() {
   if (stopped_.exchange(true)) {
     return;
   }
+  cache_.releaseWaits();  // pending session writes get their 202 now, not cut by the drain
   if (server_) {
     server_->shutdown(options_.shutdownGrace);
   }

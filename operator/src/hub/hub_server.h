@@ -39,7 +39,7 @@ struct HubOptions {
   int retryAfterSeconds = 2;  // Retry-After of 503s for sessions not placed or moving
   int workerPort = 3000;
   std::string hubId;       // reported by /api/server/status (the pod name)
-  int controlThreads = 4;  // Kubernetes writes and create waits run here, off the I/O threads
+  int controlThreads = 4;  // Kubernetes writes run here, off the I/O threads
   // stop() lets requests in progress finish for up to this long (a rolling update of the hub).
   std::chrono::milliseconds shutdownGrace{10000};
 };
@@ -98,6 +98,8 @@ class HubServer {
     bool created = false;  // a new session: the cache may not hold it yet
   };
   void answerConfirmed(std::shared_ptr<http::Exchange> ex, const Confirmation& c);
+  void finishConfirmed(const std::shared_ptr<http::Exchange>& ex, const Confirmation& c, bool seen,
+                       bool confirmed);
 
   // hub_ws.cpp
   void webSocket(http::Request& req, std::shared_ptr<http::Exchange> ex, const RouteDecision& d);

@@ -252,18 +252,27 @@ void HubServer::createSession(const http::Request& req, std::shared_ptr<http::Ex
   });
 }
 
-// Waits (bounded by createWait, on a control thread) until the cache shows the worker confirmed
-// the write, then answers the worker's own session JSON; past the wait a 202 carries the status
-// the hub last saw, so a client is never told of a state no worker has reached.
+// Waits (bounded by createWait; the cache's wait thread holds the wait, so no thread is blocked
+// and any number of writes can wait at once) until the cache shows the worker confirmed the write,
+// then answers the worker's own session JSON; past the wait a 202 carries the status the hub last
+// saw, so a client is never told of a state no worker has reached.
 void HubServer::answerConfirmed(std::shared_ptr<http::Exchange> ex, const Confirmation& c) {
   // Gone after the hub saw it: deleted meanwhile, nothing left to wait for. A new session may
-  // simply not have reached the cache yet.
-  bool seen = !c.created;
-  bool confirmed = cache_.waitUntil(options_.createWait, [&c, &seen](const HubCache& h) {
-    auto s = h.session(c.session);
-    seen = seen || s.has_value();
-    return s ? c.done(h, c.session, *s) : seen;
-  });
+  // simply not have reached the cache yet. (Touched by the wait thread only.)
+  auto seen = std::make_shared<bool>(!c.created);
+  auto conf = std::make_shared<Confirmation>(c);
+  cache_.whenTrue(
+      options_.createWait,
+      [conf, seen](const HubCache& h) {
+        auto s = h.session(conf->session);
+        *seen = *seen || s.has_value();
+        return s ? conf->done(h, conf->session, *s) : *seen;
+      },
+      [this, ex, conf, seen](bool confirmed) { finishConfirmed(ex, *conf, *seen, confirmed); });
+}
+
+void HubServer::finishConfirmed(const std::shared_ptr<http::Exchange>& ex, const Confirmation& c,
+                                bool seen, bool confirmed) {
   auto entry = cache_.session(c.session);
   if (!entry && seen) {
     return answer(ex, sessionNotFound(), c.label);

@@ -128,3 +128,41 @@ TEST_CASE("hub: start, stop and PUT answer 202 with the last status seen when no
     CHECK(s.request.target.rfind("/api/sessions/", 0) != 0);
   }
 }
+
+TEST_CASE("hub: waiting session writes hold no thread; a stopping hub answers them with 202") {
+  World w(std::chrono::seconds(60));  // no operator: the waits would run a minute
+  const int n = 8;                    // twice the control threads
+  for (int i = 0; i < n; ++i) {
+    w.kube.put(kSessions, session("bulk-" + std::to_string(i), "w-1", "10.0.0.1"));
+  }
+  REQUIRE(waitFor([&] { return w.call("GET", "/api/bulk-7/chats").status == 200; }));
+  std::vector<int> codes(n, 0);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < n; ++i) {
+    clients.emplace_back([&w, &codes, i] {
+      codes[i] = w.call("POST", "/api/sessions/bulk-" + std::to_string(i) + "/stop").status;
+    });
+  }
+  // Every stop is written while the earlier ones still wait: a wait that held a control thread
+  // would leave the last four unwritten for a minute.
+  bool allWritten = waitFor(
+      [&] {
+        for (int i = 0; i < n; ++i) {
+          if (w.find("bulk-" + std::to_string(i)).value("/spec/state"_json_pointer, "") !=
+              "Stopped") {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(10));
+  CHECK(allWritten);
+  w.hub->stop();  // the pending waits end now, each with its 202
+  for (auto& t : clients) {
+    t.join();
+  }
+  for (int i = 0; i < n; ++i) {
+    CAPTURE(i);
+    CHECK(codes[i] == 202);
+  }
+}
