@@ -117,8 +117,9 @@ class Connection final : public ConnectionBase {
         wire::responseHead(version, r.status, r.headers, r.body.size(), keepAlive, declared);
     if (!headRequest_ && !wire::bodilessStatus(r.status)) {
       if constexpr (std::is_same_v<Stream, TlsStream>) {
-        // One buffer over TLS: Boost 1.74's ssl_stream ends a multi-buffer write early once its
-        // first buffer is used up (it writes an empty remainder, and 0 bytes ends async_write).
+        // One buffer over TLS: once the head is written, Asio's two-buffer write passes {empty,
+        // body} on, Boost 1.74's ssl_stream writes just the empty first buffer, and a write of 0
+        // bytes ends async_write early: the body was never sent.
         out->first += r.body;
       } else {
         out->second = std::move(r.body);
