@@ -26,7 +26,7 @@ class Hub {
   explicit Hub(World& w) : w_(w) {}
   ~Hub() {
     if (proc_) {
-      proc_->stop(std::chrono::seconds(5));
+      proc_->stop(std::chrono::seconds(15));  // its --shutdown-delay, then the drain
     }
   }
   // Starts the hub and learns its port from its start-up line (it listens on port 0).
@@ -36,7 +36,7 @@ class Hub {
         std::vector<std::string>{binaryPath("operator/waha-operator"), "hub", "--cluster=pool",
                                  "--namespace=default", "--kubeconfig", dir + "/kubeconfig",
                                  "--listen=127.0.0.1:0", "--metrics-bind-address=127.0.0.1:0",
-                                 "--create-wait=3", "--shutdown-delay=3"},
+                                 "--create-wait=3", "--shutdown-delay=5"},
         std::map<std::string, std::string>{}, dir + "/hub.log");
     std::regex listen("listen=127\\.0\\.0\\.1:([0-9]+)");
     return waitFor(
@@ -236,7 +236,7 @@ TEST_CASE("hub: routing, move, errors, list merge, create/delete, big upload") {
   CHECK(hub.call("GET", "/api/sessions/s-1").headers.getOr("X-Waha-Worker") == moved);
 
   // SIGTERM: first out of the Service (/readyz fails) while calls are still served for
-  // --shutdown-delay (3 s here), then a graceful stop.
+  // --shutdown-delay (5 s here), then a graceful stop.
   std::string readyz = "http://127.0.0.1:" + std::to_string(hub.metricsPort()) + "/readyz";
   REQUIRE(httpGet(readyz).status == 200);
   hub.process().kill(SIGTERM);
