@@ -35,7 +35,7 @@ worker="$ip:3000"
 hub_port=$(free_port)
 "$BUILD_DIR/operator/waha-operator" hub --cluster=bench --namespace=default \
   --kubeconfig "$DIR/kubeconfig" --listen "127.0.0.1:$hub_port" \
-  --metrics-bind-address 127.0.0.1:0 --threads "$THREADS" >"$DIR/hub.log" 2>&1 &
+  --metrics-bind-address 127.0.0.1:0 --threads "$THREADS" --shutdown-delay 0 >"$DIR/hub.log" 2>&1 &
 pids+=($!)
 
 nginx_port=$(free_port)

@@ -57,7 +57,8 @@ HUB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 
 HUB="http://127.0.0.1:$HUB_PORT"
 say "Starting the hub for cluster demo on $HUB (log: $DIR/hub.log)"
 "$OP" hub --cluster demo --namespace default --kubeconfig "$DIR/kubeconfig" \
-  --listen "127.0.0.1:$HUB_PORT" --metrics-bind-address 127.0.0.1:0 >"$DIR/hub.log" 2>&1 &
+  --listen "127.0.0.1:$HUB_PORT" --metrics-bind-address 127.0.0.1:0 --shutdown-delay 0 \
+  >"$DIR/hub.log" 2>&1 &
 pids+=($!)
 
 say "Applying a WahaCluster (10 sessions per worker, 3 to 8 workers) and $SESSIONS WahaSessions"
