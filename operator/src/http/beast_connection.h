@@ -2,7 +2,7 @@
 
 // Internal to http/ (beast_server.cpp): one client connection of the Beast server: the keep-alive
 // request loop, whole or streamed request bodies, whole or streamed answers, the hand-off to a
-// WebSocket. Everything here runs on the connection's executor (its loop, or a strand).
+// WebSocket. Everything here runs on the connection's executor (its loop's thread).
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
 #include <utility>  // NOLINT: must precede Boost.Asio
@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "http/beast_exchange.h"
+#include "http/beast_runtime.h"
 #include "http/beast_streamed_body.h"
 #include "http/beast_websocket.h"
 #include "http/wire.h"
@@ -29,11 +30,13 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// On the loop's concrete executor type (see beast_runtime.h).
+using Socket = net::basic_stream_socket<tcp, LoopExecutor>;
+using PlainStream = beast::basic_stream<tcp, LoopExecutor>;
+using TlsStream = beast::ssl_stream<PlainStream>;
 
-inline beast::tcp_stream& lowest(PlainStream& s) { return s; }
-inline beast::tcp_stream& lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
+inline PlainStream& lowest(PlainStream& s) { return s; }
+inline PlainStream& lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
 
 // What a server's connections share with it. Every connection holds it, so a connection that
 // outlives its server object (an Exchange kept by another thread, a handler still queued on a
@@ -88,7 +91,7 @@ class Connection final : public ConnectionBase {
   }
 
   // Kept apart from stream_, which a WebSocket upgrade moves away.
-  net::any_io_executor executor() override { return exec_; }
+  LoopExecutor executor() override { return exec_; }
 
   bool upgradable() const override { return upgradable_; }
 
@@ -555,7 +558,7 @@ class Connection final : public ConnectionBase {
   }
 
   Stream stream_;
-  net::any_io_executor exec_;
+  LoopExecutor exec_;
   std::shared_ptr<ServerCore> core_;
   const ServerOptions& opts_;  // core_->opts
   std::string local_;

@@ -27,7 +27,7 @@ namespace net = boost::asio;
 
 // State shared between a connection and the Exchange/ResponseStream handed to user code, which
 // may outlive the connection or be used from other threads. Everything here runs on the
-// connection's strand except the atomics.
+// connection's loop except the atomics.
 class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
   virtual ~ConnectionBase() = default;
@@ -43,14 +43,14 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   virtual void abortStream() = 0;
   virtual void whenWritable(std::size_t maxQueued, std::function<void()> fn) = 0;
   virtual void readBody(std::uint64_t request, BodyReader::PieceFn fn) = 0;
-  virtual net::any_io_executor executor() = 0;
+  virtual net::io_context::executor_type executor() = 0;
   // The request being handled is a WebSocket upgrade (set before the handler runs).
   virtual bool upgradable() const = 0;
-  // Hands the connection over to a WebSocket (the handshake completes on the strand).
+  // Hands the connection over to a WebSocket (the handshake completes on its loop).
   virtual std::shared_ptr<WebSocket> upgrade(Headers h) = 0;
 };
 
-// Request::bodyReader of a streamed request: reads through the connection, on its strand.
+// Request::bodyReader of a streamed request: reads through the connection, on its loop.
 class BodyReaderImpl final : public BodyReader {
  public:
   BodyReaderImpl(std::weak_ptr<ConnectionBase> conn, std::uint64_t request,
@@ -126,7 +126,7 @@ class StreamImpl final : public ResponseStream {
     }
     callbacks_.push_back(std::move(fn));
   }
-  // Called by the connection (on its strand) when the stream is over for any reason.
+  // Called by the connection (on its loop) when the stream is over for any reason.
   void closed() {
     open_ = false;
     std::vector<std::function<void()>> cbs;

@@ -21,15 +21,14 @@ class Loop final : public net::io_context {
 
 }  // namespace
 
-BeastRuntime::BeastRuntime(int threads, bool pinned, std::string name)
-    : threads_(std::max(1, threads)), pinned_(pinned), name_(std::move(name)) {
-  int loops = pinned_ ? threads_ : 1;
-  for (int i = 0; i < loops; ++i) {
-    loops_.push_back(std::make_unique<Loop>(pinned_ ? 1 : threads_));
+BeastRuntime::BeastRuntime(int threads, std::string name)
+    : threads_(std::max(1, threads)), name_(std::move(name)) {
+  for (int i = 0; i < threads_; ++i) {
+    loops_.push_back(std::make_unique<Loop>(1));
     guards_.push_back(net::make_work_guard(*loops_.back()));
   }
   for (int t = 0; t < threads_; ++t) {
-    workers_.emplace_back([this, i = pinned_ ? t : 0] { run(i); });
+    workers_.emplace_back([this, t] { run(t); });
   }
 }
 
@@ -79,23 +78,19 @@ int BeastRuntime::currentLoop() const { return tRuntime == this ? tLoop : -1; }
 
 int BeastRuntime::pickLoop() {
   int here = currentLoop();
-  return here >= 0 ? here : nextLoop();
+  // Other threads' calls all go to loop 0, so they find the connections each other left idle
+  // (a connection belongs to its loop).
+  return here >= 0 ? here : 0;
 }
 
 int BeastRuntime::nextLoop() {
   return static_cast<int>(next_.fetch_add(1, std::memory_order_relaxed) % loops_.size());
 }
 
-net::any_io_executor BeastRuntime::connectionExecutor(int i) {
-  auto& l = loop(i);
-  if (pinned_ || threads_ == 1) {
-    return l.get_executor();
-  }
-  return net::make_strand(l);
-}
+LoopExecutor BeastRuntime::connectionExecutor(int i) { return loop(i).get_executor(); }
 
 std::shared_ptr<IoRuntime> makeIoRuntime(int threads) {
-  return std::make_shared<BeastRuntime>(threads, true, "shared");
+  return std::make_shared<BeastRuntime>(threads, "shared");
 }
 
 std::shared_ptr<BeastRuntime> beastRuntime(const std::shared_ptr<IoRuntime>& r) {

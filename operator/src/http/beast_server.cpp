@@ -26,7 +26,7 @@ class BeastServer final : public HttpServer {
     core_->opts.runtime.reset();  // connections (queued on it) hold the core: no cycle
     ownRuntime_ = !runtime_;
     if (ownRuntime_) {
-      runtime_ = std::make_shared<BeastRuntime>(core_->opts.threads, false, "http-server");
+      runtime_ = std::make_shared<BeastRuntime>(core_->opts.threads, "http-server");
     }
   }
   ~BeastServer() override { stop(); }
@@ -97,7 +97,7 @@ class BeastServer final : public HttpServer {
   static void accept(std::shared_ptr<ServerCore> core, std::shared_ptr<tcp::acceptor> acceptor,
                      BeastRuntime* runtime) {
     auto ex = runtime->connectionExecutor(runtime->nextLoop());
-    acceptor->async_accept(ex, [core, acceptor, runtime](beast::error_code ec, tcp::socket socket) {
+    acceptor->async_accept(ex, [core, acceptor, runtime](beast::error_code ec, Socket socket) {
       if (ec) {
         if (ec != net::error::operation_aborted && acceptor->is_open()) {
           accept(core, acceptor, runtime);
@@ -109,7 +109,7 @@ class BeastServer final : public HttpServer {
     });
   }
 
-  static void serve(const std::shared_ptr<ServerCore>& core, tcp::socket socket) {
+  static void serve(const std::shared_ptr<ServerCore>& core, Socket socket) {
     beast::error_code e1, e2;
     auto local = socket.local_endpoint(e1).address().to_string();
     auto remote = socket.remote_endpoint(e2).address().to_string();

@@ -2,7 +2,7 @@
 
 // Internal to http/ (beast_server.cpp): reads one request's body off its connection piece by piece
 // for ServerOptions::streamBody, and discards what the handler left unread so the connection can
-// serve its next request. Runs on the connection's strand only.
+// serve its next request. Runs on the connection's loop only.
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
 #include <utility>  // NOLINT: must precede Boost.Asio
@@ -46,7 +46,7 @@ class StreamedBody {
   bool awaitingContinue() const { return expectContinue_ && !continueSent_; }
   void detach() { detached_ = true; }
 
-  // One piece for the handler. `after` runs on the strand once `fn` returned.
+  // One piece for the handler. `after` runs on the loop once `fn` returned.
   void read(std::shared_ptr<void> owner, PieceFn fn, std::function<void()> after) {
     if (detached_ && active_) {
       fn(Error::make(400, "BodyUnavailable", "request already answered"), false);

@@ -22,7 +22,7 @@ class BeastUpstreamPool final : public UpstreamPool {
   explicit BeastUpstreamPool(UpstreamOptions opts)
       : runtime_(beastRuntime(opts.runtime)), ownRuntime_(!runtime_) {
     if (ownRuntime_) {
-      runtime_ = std::make_shared<BeastRuntime>(opts.threads, false, "upstream");
+      runtime_ = std::make_shared<BeastRuntime>(opts.threads, "upstream");
     }
     pool_ = std::make_shared<ConnPool>(std::move(opts), *runtime_);
     pool_->startSweeping();

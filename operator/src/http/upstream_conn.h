@@ -34,10 +34,10 @@ using Clock = std::chrono::steady_clock;
 struct UpConn {
   // Beast reads at most the buffer's free capacity (512 bytes at the least) per call: room for a
   // whole piece keeps big bodies from trickling in 512 bytes at a time.
-  UpConn(net::any_io_executor ex, int loop) : stream(std::move(ex)), loop(loop) {
+  UpConn(LoopExecutor ex, int loop) : stream(std::move(ex)), loop(loop) {
     buffer.reserve(64 * 1024);
   }
-  beast::tcp_stream stream;
+  beast::basic_stream<tcp, LoopExecutor> stream;  // the loop's concrete executor (beast_runtime.h)
   beast::flat_buffer buffer;
   const int loop;  // the runtime loop it runs on; its idle list is that loop's
   Clock::time_point idleSince;
