@@ -214,15 +214,20 @@ void settle(Rig& r, const std::string& name) {
   }
 }
 
-}  // namespace
-
-TEST_CASE("A stop then a start restarts nothing more; a config change is applied by an update") {
-  Rig r;
+// One worker w-1 and session "a" created and started on it.
+void startOne(Rig& r) {
   r.add(r.clusters, cluster(10));
   r.add(r.pods, pod("w-1", "127.1.0.1"));
   r.add(r.sessions, r.kube.put(kSessions, session("a", "2026-11-28T00:00:00Z")));
   settle(r, "a");
   REQUIRE(callsOf(r, "create") == 1);
+}
+
+}  // namespace
+
+TEST_CASE("A stop then a start restarts nothing more; a config change is applied by an update") {
+  Rig r;
+  startOne(r);
 
   editSpec(r, "a", [](Json& spec) { spec["state"] = "Stopped"; });
   settle(r, "a");
@@ -244,11 +249,7 @@ TEST_CASE("A stop then a start restarts nothing more; a config change is applied
 
 TEST_CASE("A worker call newer than the worker's last report is looked at again, not left stale") {
   Rig r;
-  r.add(r.clusters, cluster(10));
-  r.add(r.pods, pod("w-1", "127.1.0.1"));
-  r.add(r.sessions, r.kube.put(kSessions, session("a", "2026-11-28T00:00:00Z")));
-  settle(r, "a");
-  REQUIRE(callsOf(r, "create") == 1);
+  startOne(r);
   // The worker sync polls w-1 whenever the test moves the clock on.
   r.sync.setTargets([] {
     return std::vector<WorkerTarget>{

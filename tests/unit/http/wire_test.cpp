@@ -6,13 +6,24 @@
 
 using namespace waha::http;
 
-TEST_CASE("a whole answer's head: framing set here, the handler's framing fields dropped") {
+namespace {
+
+Headers fields(std::initializer_list<std::pair<const char*, const char*>> list) {
   Headers h;
-  h.add("Content-Type", "application/json");
-  h.add("Content-Length", "999");
-  h.add("Transfer-Encoding", "chunked");
-  h.add("Connection", "upgrade");
-  h.add("X-Waha-Worker", "w-1");
+  for (const auto& [k, v] : list) {
+    h.add(k, v);
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("a whole answer's head: framing set here, the handler's framing fields dropped") {
+  Headers h = fields({{"Content-Type", "application/json"},
+                      {"Content-Length", "999"},
+                      {"Transfer-Encoding", "chunked"},
+                      {"Connection", "upgrade"},
+                      {"X-Waha-Worker", "w-1"}});
   CHECK(wire::responseHead(11, 200, h, 12, true) ==
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Waha-Worker: w-1\r\n"
         "Content-Length: 12\r\n\r\n");
@@ -26,9 +37,7 @@ TEST_CASE("a whole answer's head: framing set here, the handler's framing fields
   CHECK(wire::responseHead(11, 204, {}, 0, true) == "HTTP/1.1 204 No Content\r\n\r\n");
   CHECK(wire::responseHead(11, 304, {}, 0, true) == "HTTP/1.1 304 Not Modified\r\n\r\n");
   // The answer to a HEAD keeps the length its handler declared.
-  Headers head;
-  head.add("Content-Length", "5120");
-  CHECK(wire::responseHead(11, 200, head, 0, true, true) ==
+  CHECK(wire::responseHead(11, 200, fields({{"Content-Length", "5120"}}), 0, true, true) ==
         "HTTP/1.1 200 OK\r\nContent-Length: 5120\r\n\r\n");
   // A status a worker answers gets its standard reason phrase, an unregistered one none.
   CHECK(wire::responseHead(11, 451, {}, 0, true)
@@ -46,20 +55,18 @@ TEST_CASE("a field that would split the head is left out") {
   CHECK(out.empty());
   CHECK(wire::appendField(out, "X-Ok", "a b\tc"));
   CHECK(out == "X-Ok: a b\tc\r\n");
-  Headers h;
-  h.add("X-Evil", "1\r\nX-Injected: yes");
-  CHECK(wire::responseHead(11, 200, h, 0, true).find("Injected") == std::string::npos);
+  CHECK(wire::responseHead(11, 200, fields({{"X-Evil", "1\r\nX-Injected: yes"}}), 0, true)
+            .find("Injected") == std::string::npos);
 }
 
 TEST_CASE("a request head for upstream: hop-by-hop fields dropped, Host and framing set") {
-  Headers h;
-  h.add("Host", "hub.example:443");
-  h.add("Connection", "keep-alive");
-  h.add("Keep-Alive", "timeout=5");
-  h.add("Proxy-Authorization", "Basic eA==");
-  h.add("Expect", "100-continue");
-  h.add("Content-Length", "77");
-  h.add("X-Api-Key", "worker-key");
+  Headers h = fields({{"Host", "hub.example:443"},
+                      {"Connection", "keep-alive"},
+                      {"Keep-Alive", "timeout=5"},
+                      {"Proxy-Authorization", "Basic eA=="},
+                      {"Expect", "100-continue"},
+                      {"Content-Length", "77"},
+                      {"X-Api-Key", "worker-key"}});
   CHECK(wire::requestHead("GET", "/api/s1/chats?limit=1", h, "10.0.0.1:3000", 0, false) ==
         "GET /api/s1/chats?limit=1 HTTP/1.1\r\nHost: hub.example:443\r\n"
         "X-Api-Key: worker-key\r\n\r\n");
